@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/*
+ * Wire format between the BPF programs and vajrad. This is the only header both sides include: every
+ * record that crosses the ring buffer is defined here, and nowhere else.
+ *
+ * Records are variable-size: a fixed part followed by `data[]`, whose sections are laid out back to
+ * back in the order the fixed part lists their lengths. All integers are host-endian.
+ *
+ * Path sections hold the components of a path leaf first, each NUL-terminated ("true\0bin\0usr\0" is
+ * /usr/bin/true). The kernel walks dentries upward, so leaf-first lets it write forward without a
+ * second pass; vajrad reverses them. An empty section is "/".
+ */
+#ifndef VAJRA_WIRE_H
+#define VAJRA_WIRE_H
+
+#ifdef __VMLINUX_H__
+/* BPF side: fixed-width types come from vmlinux.h. */
+#else
+#include <linux/types.h>
+#endif
+
+#define VJ_COMM_LEN 16
+#define VJ_TTY_LEN 32
+#define VJ_NAME_MAX 255
+/* Deepest path walked in the kernel; deeper paths are flagged VJ_PATH_TRUNCATED. */
+#define VJ_PATH_MAX_DEPTH 64
+/* Room for one path section: VJ_PATH_MAX_DEPTH components of at most VJ_NAME_MAX bytes would not fit,
+ * so the walk also stops (and flags truncation) when the section is full. */
+#define VJ_PATH_SECTION_MAX 4096
+#define VJ_CGROUP_SECTION_MAX 1024
+#define VJ_CGROUP_MAX_DEPTH 16
+/* Upper bounds of the argv and environment copies; config picks the actual caps below these. */
+#define VJ_ARGV_MAX 131072
+#define VJ_ENV_MAX 32768
+
+enum vj_record_kind {
+	VJ_REC_EXEC = 1,
+	VJ_REC_EXEC_FAILED = 2,
+	VJ_REC_FORK = 3,
+	VJ_REC_EXIT = 4,
+	VJ_REC_KIND_MAX = 5, /* size of per-kind counter arrays */
+};
+
+/* Flags on vj_record_header.flags. */
+enum vj_record_flags {
+	VJ_F_ARGV_TRUNCATED = 1 << 0,
+	VJ_F_ENV_TRUNCATED = 1 << 1,
+	VJ_F_EXE_TRUNCATED = 1 << 2,  /* exe path deeper or longer than the walk allows */
+	VJ_F_EXE_DELETED = 1 << 3,    /* exe file unlinked */
+	VJ_F_CWD_TRUNCATED = 1 << 4,
+	VJ_F_CWD_DELETED = 1 << 5,
+	VJ_F_CGROUP_TRUNCATED = 1 << 6,
+	VJ_F_ARGV_UNREADABLE = 1 << 7, /* the new image's argv pages could not be read */
+	VJ_F_THREAD = 1 << 8,          /* fork: the child is a thread; exit: a thread, not the process */
+	VJ_F_PATH_TRUNCATED = 1 << 9,  /* exec_failed: the attempted path was longer than the copy */
+};
+
+struct vj_record_header {
+	__u16 kind;  /* enum vj_record_kind */
+	__u16 flags; /* enum vj_record_flags */
+	__u32 size;  /* bytes of the whole record, header included */
+};
+
+struct vj_namespaces {
+	__u32 pid; /* the pid namespace the task lives in (not pid_for_children) */
+	__u32 mnt;
+	__u32 net;
+	__u32 user;
+	__u32 uts;
+	__u32 ipc;
+	__u32 cgroup;
+};
+
+/* Who did it: the task that was current when the event fired. */
+struct vj_task {
+	__u64 ktime_ns;          /* bpf_ktime_get_boot_ns(): CLOCK_BOOTTIME */
+	__u64 start_boottime_ns; /* thread group leader's start, CLOCK_BOOTTIME: (pid, start) names a process */
+	__u64 cgroup_id;         /* cgroup v2 id (kernfs inode) */
+	__u32 pid;               /* tgid */
+	__u32 tid;
+	__u32 ppid;              /* real_parent's tgid */
+	__u32 ns_pid;            /* tgid as seen in its own pid namespace */
+	__u32 uid, euid, gid, egid;
+	__u32 auid;              /* loginuid; 4294967295 when unset */
+	__u32 session_id;
+	struct vj_namespaces ns;
+	char comm[VJ_COMM_LEN];
+};
+
+/* sched_process_exec. data[]: exe path | cwd path | cgroup path | argv (NUL-separated) | env. */
+struct vj_exec_record {
+	struct vj_record_header hdr;
+	struct vj_task task;
+	__u64 exe_ino;
+	__u64 exe_size;
+	__u64 exe_mtime_ns;
+	__u32 exe_dev;   /* kernel dev_t of the exe's superblock */
+	__u32 exe_mode;
+	char tty[VJ_TTY_LEN]; /* controlling tty name, "" when none */
+	__u32 exe_len;
+	__u32 cwd_len;
+	__u32 cgroup_len; /* leaf-first kernfs names of the v2 cgroup; empty = root cgroup */
+	__u32 argv_len;
+	__u32 env_len;
+	__u32 argv_total; /* bytes of argv in the process (arg_end - arg_start), to say how much was lost */
+	__u8 data[];
+};
+
+/* sys_exit_execve / sys_exit_execveat with a negative return. data[]: the attempted path, NUL-terminated. */
+struct vj_exec_failed_record {
+	struct vj_record_header hdr;
+	struct vj_task task;
+	__s32 error;   /* positive errno */
+	__s32 dirfd;   /* execveat's dirfd; AT_FDCWD (-100) for execve */
+	__u32 at_flags;
+	__u32 is_execveat;
+	__u32 path_len;
+	__u32 pad;
+	__u8 data[];
+};
+
+/* sched_process_fork, fired in the parent. */
+struct vj_fork_record {
+	struct vj_record_header hdr;
+	struct vj_task task; /* the parent */
+	__u32 child_pid;      /* tgid */
+	__u32 child_tid;
+	__u64 child_start_boottime_ns;
+};
+
+/* sched_process_exit. Once per process (the last thread), or per thread when threads are traced. */
+struct vj_exit_record {
+	struct vj_record_header hdr;
+	struct vj_task task;
+	__u32 exit_code; /* raw wait status: (code << 8) | signal, 0x80 = core dumped */
+	__u32 pad;
+};
+
+#endif /* VAJRA_WIRE_H */

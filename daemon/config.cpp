@@ -1,0 +1,498 @@
+// Reads vajrad's YAML config. Every key, type and range is checked, and every error says where it is:
+// "<source>:<line>: <dotted.key>: <what is wrong>".
+#include "config.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <spdlog/common.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/yaml.h>
+
+#include "vajra_wire.h"
+
+namespace vajra {
+namespace {
+
+// The config text and its name, to place errors in it.
+class Document {
+ public:
+  Document(const std::string& text, const std::string& source)
+      : text_(text), source_(source.empty() ? "<config text>" : source) {}
+
+  // 1-based line of a node. yaml-cpp marks an empty value (`key:` with nothing after it, or a bare
+  // `-`) where the next token starts, often lines later, so those are traced back to the line that
+  // holds their `:` or `-`: the nearest text before the mark that is not blank or a comment.
+  int line_of(const YAML::Node& node) const {
+    const YAML::Mark mark = node.Mark();
+    if (mark.pos < 0) return 1;
+    if (!node.IsNull()) return mark.line + 1;
+
+    // The byte offset, not line and column: at the end of the text yaml-cpp's column is off.
+    size_t end = std::min(static_cast<size_t>(mark.pos), text_.size());
+    while (true) {
+      const size_t begin = end == 0 ? 0 : text_.rfind('\n', end - 1) + 1;  // npos + 1 wraps to 0
+      const std::string_view before(text_.data() + begin, end - begin);
+      const size_t first = before.find_first_not_of(" \t\r");
+      if (first != std::string_view::npos && before[first] != '#') {
+        return static_cast<int>(std::count(text_.begin(), text_.begin() + begin, '\n')) + 1;
+      }
+      if (begin == 0) return 1;
+      end = begin - 1;  // the newline that ends the line above
+    }
+  }
+
+  [[noreturn]] void fail(int line, const std::string& key, const std::string& what) const {
+    std::string message = source_ + ":" + std::to_string(line) + ": ";
+    if (!key.empty()) message += key + ": ";
+    throw ConfigError(message + what);
+  }
+
+  const std::string& source() const { return source_; }
+
+ private:
+  const std::string& text_;
+  std::string source_;
+};
+
+// A node with the dotted key that names it, e.g. "process.env_allow[2]".
+struct Value {
+  const Document* doc;
+  std::string key;
+  YAML::Node node;
+
+  [[noreturn]] void fail(const std::string& what) const { doc->fail(doc->line_of(node), key, what); }
+};
+
+// How a node reads in a message: its text when it is a scalar, its kind otherwise.
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar: {
+      const std::string& text = node.Scalar();
+      return text.size() <= 60 ? "'" + text + "'" : "'" + text.substr(0, 57) + "...'";
+    }
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "nothing";
+  }
+}
+
+std::string join(const std::vector<std::string_view>& words) {
+  std::string out;
+  for (std::string_view word : words) {
+    if (!out.empty()) out += ", ";
+    out += word;
+  }
+  return out;
+}
+
+// Edit distance counting a swap of neighbours as one edit (so "inof" is one from "info"), ignoring
+// case, to suggest the key or name that was probably meant.
+size_t distance(std::string_view a, std::string_view b) {
+  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) && lower(a[i - 2]) == lower(b[j - 1])) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The candidate within a third of its length (at least 1) of `word`, closest first; "" if none is.
+std::string_view closest(std::string_view word, const std::vector<std::string_view>& candidates) {
+  std::string_view best;
+  size_t best_distance = SIZE_MAX;
+  for (std::string_view candidate : candidates) {
+    const size_t d = distance(word, candidate);
+    if (d <= std::max<size_t>(1, candidate.size() / 3) && d < best_distance) {
+      best = candidate;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+// One mapping of the config, checked against the keys it may hold: a key that is not a plain name,
+// unknown or given twice is an error. An empty section (`socket:` with every key commented out) is
+// an empty mapping, not an error.
+class Section {
+ public:
+  Section(const Value& section, std::vector<std::string_view> known_keys) {
+    if (section.node.IsNull()) return;
+    if (!section.node.IsMap()) section.fail("expected a mapping of settings, got " + describe(section.node));
+
+    const Document& doc = *section.doc;
+    const std::string prefix = section.key.empty() ? "" : section.key + ".";
+    for (const auto& pair : section.node) {
+      if (!pair.first.IsScalar()) {
+        doc.fail(doc.line_of(pair.first), section.key,
+                 "keys must be plain names, got " + describe(pair.first));
+      }
+      const std::string& name = pair.first.Scalar();
+      const std::string key = prefix + name;
+      if (std::find(known_keys.begin(), known_keys.end(), name) == known_keys.end()) {
+        const std::string_view suggestion = closest(name, known_keys);
+        doc.fail(doc.line_of(pair.first), key,
+                 suggestion.empty() ? "unknown key; known keys here: " + join(known_keys)
+                                    : "unknown key; did you mean '" + std::string(suggestion) + "'?");
+      }
+      const auto [previous, inserted] =
+          entries_.emplace(name, Entry{pair.first, Value{&doc, key, pair.second}});
+      if (!inserted) {
+        doc.fail(
+            doc.line_of(pair.first), key,
+            "given twice (first at line " + std::to_string(doc.line_of(previous->second.key_node)) + ")");
+      }
+    }
+  }
+
+  // Sets `field` to `read_value(value)` when the key is present; otherwise the default stays.
+  template <typename Field, typename Reader>
+  void read(std::string_view name, Field& field, Reader&& read_value) const {
+    if (const Value* value = find(name)) field = read_value(*value);
+  }
+
+  // Runs `read_section(value, field)` when the key is present, for sections that fill a struct.
+  template <typename Field, typename SectionReader>
+  void read_into(std::string_view name, Field& field, SectionReader&& read_section) const {
+    if (const Value* value = find(name)) read_section(*value, field);
+  }
+
+ private:
+  struct Entry {
+    YAML::Node key_node;
+    Value value;
+  };
+  const Value* find(std::string_view name) const {
+    const auto it = entries_.find(name);
+    return it == entries_.end() ? nullptr : &it->second.value;
+  }
+
+  std::map<std::string, Entry, std::less<>> entries_;
+};
+
+bool read_bool(const Value& v) {
+  // YAML 1.2 core schema spellings only: "yes", "on" and friends are strings there.
+  if (v.node.IsScalar()) {
+    const std::string& text = v.node.Scalar();
+    if (text == "true" || text == "True" || text == "TRUE") return true;
+    if (text == "false" || text == "False" || text == "FALSE") return false;
+  }
+  v.fail("expected true or false, got " + describe(v.node));
+}
+
+std::string read_string(const Value& v) {
+  if (!v.node.IsScalar()) v.fail("expected a string, got " + describe(v.node));
+  return v.node.Scalar();
+}
+
+// The value of a plain decimal integer, or nullopt when it is negative or beyond uint64_t (so outside
+// every range). Plain decimal only: yaml-cpp's own conversion would read "010" as octal, "0x10" as hex.
+std::optional<uint64_t> read_decimal(const Value& v) {
+  const std::string text = v.node.IsScalar() ? v.node.Scalar() : "";
+  const bool negative = !text.empty() && text[0] == '-';
+  const std::string_view digits = std::string_view(text).substr(negative ? 1 : 0);
+  if (digits.empty() ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    v.fail("expected an integer, got " + describe(v.node));
+  }
+  if (negative) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : digits) {
+    const auto digit = static_cast<uint64_t>(c - '0');
+    if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+uint64_t read_integer(const Value& v, uint64_t min, uint64_t max) {
+  const std::optional<uint64_t> value = read_decimal(v);
+  if (!value || *value < min || *value > max) {
+    v.fail("must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+           v.node.Scalar());
+  }
+  return *value;
+}
+
+// A reader for integers in [min, max] that fit in uint32_t.
+auto u32_between(uint64_t min, uint64_t max) {
+  return [min, max](const Value& v) { return static_cast<uint32_t>(read_integer(v, min, max)); };
+}
+
+template <typename Element, typename ReadElement>
+std::vector<Element> read_list(const Value& v, ReadElement&& read_element) {
+  if (!v.node.IsSequence()) v.fail("expected a list (write [] for none), got " + describe(v.node));
+  std::vector<Element> list;
+  for (const YAML::Node& element : v.node) {
+    list.push_back(read_element(Value{v.doc, v.key + "[" + std::to_string(list.size()) + "]", element}));
+  }
+  return list;
+}
+
+// 4294967295 is (uid_t)-1, "no id" to the kernel, so it cannot name anyone.
+constexpr uint64_t kMaxId = 4294967294u;
+
+std::vector<uint32_t> read_id_list(const Value& v) { return read_list<uint32_t>(v, u32_between(0, kMaxId)); }
+
+// Read as octal digits whatever the quoting, like chmod: 0660, "0660", 660 and 0o660 are all rw-rw----.
+uint32_t read_mode(const Value& v) {
+  std::string_view digits = v.node.IsScalar() ? std::string_view(v.node.Scalar()) : std::string_view();
+  if (digits.substr(0, 2) == "0o") digits.remove_prefix(2);
+  if (digits.empty() ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '7'; })) {
+    v.fail("expected an octal permission mode like \"0660\", got " + describe(v.node));
+  }
+  uint32_t mode = 0;
+  for (char c : digits) {
+    mode = mode * 8 + static_cast<uint32_t>(c - '0');
+    if (mode > 0777)
+      v.fail("must be between 0 and 0777 (no setuid, setgid or sticky bits), got " + describe(v.node));
+  }
+  return mode;
+}
+
+std::string read_socket_path(const Value& v) {
+  const std::string path = read_string(v);
+  constexpr size_t kSunPathSize = sizeof(sockaddr_un::sun_path);
+  if (path.empty() || path[0] != '/') v.fail("must be an absolute path, got " + describe(v.node));
+  if (path.find('\0') != std::string::npos) v.fail("must not contain a NUL byte");
+  if (path.size() >= kSunPathSize) {
+    v.fail("is " + std::to_string(path.size()) + " bytes; a socket path must be shorter than " +
+           std::to_string(kSunPathSize));
+  }
+  return path;
+}
+
+// The gid a socket.group names: digits are a gid, anything else a group that must exist now.
+std::optional<uint32_t> resolve_group(const Value& v, const std::string& group) {
+  if (group.empty()) return std::nullopt;
+  if (std::all_of(group.begin(), group.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return static_cast<uint32_t>(read_integer(v, 0, kMaxId));
+  }
+  std::vector<char> buffer(1024);
+  while (true) {
+    struct group entry {};
+    struct group* found = nullptr;
+    const int error = getgrnam_r(group.c_str(), &entry, buffer.data(), buffer.size(), &found);
+    if (error == ERANGE && buffer.size() < (1u << 20)) {
+      buffer.resize(buffer.size() * 2);
+      continue;
+    }
+    if (found != nullptr) return static_cast<uint32_t>(found->gr_gid);
+    // glibc reports "no such group" as 0 with no result; other libcs use one of these errnos.
+    if (error == 0 || error == ENOENT || error == ESRCH || error == EBADF || error == EPERM) {
+      v.fail("no group named '" + group + "' on this system");
+    }
+    v.fail("cannot look up group '" + group + "': " + std::generic_category().message(error));
+  }
+}
+
+std::string read_env_name(const Value& v) {
+  const std::string name = read_string(v);
+  auto is_name_char = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  };
+  const bool valid = !name.empty() && !(name[0] >= '0' && name[0] <= '9') &&
+                     std::all_of(name.begin(), name.end(), is_name_char);
+  if (!valid) {
+    v.fail(describe(v.node) +
+           " is not a variable name: use letters, digits and '_', not starting with a digit");
+  }
+  return name;
+}
+
+std::string read_log_level(const Value& v) {
+  const std::string level = read_string(v);
+  // spdlog maps every name it does not know to "off", so "off" itself must be told apart.
+  if (level == "off" || spdlog::level::from_str(level) != spdlog::level::off) return level;
+  const std::vector<std::string_view> names{"trace", "debug", "info", "warn", "error", "critical", "off"};
+  const std::string_view suggestion = closest(level, names);
+  v.fail("expected one of " + join(names) + ", got " + describe(v.node) +
+         (suggestion.empty() ? "" : " (did you mean '" + std::string(suggestion) + "'?)"));
+}
+
+uint32_t read_ring_buffer_bytes(const Value& v) {
+  // The kernel wants a power-of-two multiple of the page size; 64 KiB covers pages up to 64 KiB.
+  constexpr uint64_t kMin = 64u << 10, kMax = 1u << 30;
+  const std::optional<uint64_t> bytes = read_decimal(v);
+  if (!bytes || *bytes < kMin || *bytes > kMax || (*bytes & (*bytes - 1)) != 0) {
+    v.fail("must be a power of two between " + std::to_string(kMin) + " (64 KiB) and " +
+           std::to_string(kMax) + " (1 GiB), got " + v.node.Scalar());
+  }
+  return static_cast<uint32_t>(*bytes);
+}
+
+void read_socket(const Value& v, SocketConfig& socket) {
+  const Section s(v, {"path", "mode", "group", "allow_uids", "allow_gids"});
+  s.read("path", socket.path, read_socket_path);
+  s.read("mode", socket.mode, read_mode);
+  s.read("group", socket.group, [&socket](const Value& group) {
+    const std::string name = read_string(group);
+    socket.group_gid = resolve_group(group, name);
+    return name;
+  });
+  s.read("allow_uids", socket.allow_uids, read_id_list);
+  s.read("allow_gids", socket.allow_gids, read_id_list);
+}
+
+void read_events(const Value& v, EventsConfig& events) {
+  const Section s(v, {"exec", "exec_failed", "fork", "exit", "threads"});
+  s.read("exec", events.exec, read_bool);
+  s.read("exec_failed", events.exec_failed, read_bool);
+  s.read("fork", events.fork, read_bool);
+  s.read("exit", events.exit, read_bool);
+  s.read("threads", events.threads, read_bool);
+}
+
+constexpr uint64_t kMinCache = 1024, kMaxCache = 4194304;
+
+void read_process(const Value& v, ProcessConfig& process) {
+  const Section s(
+      v, {"argv_max_bytes", "argv_max_args", "env_max_bytes", "env_allow", "cache_size", "ancestry_depth"});
+  s.read("argv_max_bytes", process.argv_max_bytes, u32_between(4096, VJ_ARGV_MAX));
+  s.read("argv_max_args", process.argv_max_args, u32_between(1, 65536));
+  s.read("env_max_bytes", process.env_max_bytes, u32_between(0, VJ_ENV_MAX));
+  s.read("env_allow", process.env_allow,
+         [](const Value& list) { return read_list<std::string>(list, read_env_name); });
+  s.read("cache_size", process.cache_size, u32_between(kMinCache, kMaxCache));
+  s.read("ancestry_depth", process.ancestry_depth, u32_between(0, 64));
+}
+
+void read_hash(const Value& v, HashConfig& hash) {
+  const Section s(v, {"enabled", "max_file_size", "max_wait_ms", "cache_size"});
+  s.read("enabled", hash.enabled, read_bool);
+  s.read("max_file_size", hash.max_file_size,
+         [](const Value& size) { return read_integer(size, 0, 1ull << 40); });
+  s.read("max_wait_ms", hash.max_wait_ms, u32_between(0, 10000));
+  s.read("cache_size", hash.cache_size, u32_between(kMinCache, kMaxCache));
+}
+
+void read_buffers(const Value& v, BufferConfig& buffers) {
+  const Section s(v, {"ring_buffer_bytes", "pipeline_queue", "subscriber_queue"});
+  s.read("ring_buffer_bytes", buffers.ring_buffer_bytes, read_ring_buffer_bytes);
+  s.read("pipeline_queue", buffers.pipeline_queue, u32_between(16, 16777216));
+  s.read("subscriber_queue", buffers.subscriber_queue, u32_between(16, 16777216));
+}
+
+void read_log(const Value& v, std::string& log_level) {
+  const Section s(v, {"level"});
+  s.read("level", log_level, read_log_level);
+}
+
+// Where each YAML document starts; the parse events themselves are not needed.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> marks;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+  }
+  void OnMapEnd() override {}
+};
+
+// A config is one YAML document. Counted with a bounded parse rather than YAML::LoadAll, because
+// yaml-cpp 0.7 reads a stray ',' outside brackets as an endless run of empty documents that never get
+// past it (LoadAll then allocates until it dies, and Load quietly returns an empty document).
+void check_one_document(const Document& doc, const std::string& text) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentStarts starts;
+  for (int i = 0; i < 2 && parser.HandleNextDocument(starts); ++i) {
+  }
+  if (starts.marks.size() < 2) return;
+  const YAML::Mark second = starts.marks[1];
+  if (second.pos == starts.marks[0].pos) {
+    const auto at = static_cast<size_t>(second.pos);
+    const std::string what = at < text.size() ? "'" + text.substr(at, 1) + "'" : "end of text";
+    doc.fail(second.line + 1, "", "invalid YAML: unexpected " + what);
+  }
+  doc.fail(second.line + 1, "", "a config file holds one YAML document, but a second starts here");
+}
+
+}  // namespace
+
+Config parse_config(const std::string& yaml_text, const std::string& source) {
+  const Document doc(yaml_text, source);
+  YAML::Node root;
+  try {
+    check_one_document(doc, yaml_text);
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    if (e.mark.line < 0) throw ConfigError(doc.source() + ": invalid YAML: " + e.msg);
+    doc.fail(e.mark.line + 1, "", "invalid YAML: " + e.msg);
+  }
+
+  Config config;
+  config.source = source;
+  const Section top(Value{&doc, "", root}, {"socket", "events", "process", "hash", "buffers", "log"});
+  top.read_into("socket", config.socket, read_socket);
+  top.read_into("events", config.events, read_events);
+  top.read_into("process", config.process, read_process);
+  top.read_into("hash", config.hash, read_hash);
+  top.read_into("buffers", config.buffers, read_buffers);
+  top.read_into("log", config.log_level, read_log);
+  return config;
+}
+
+Config load_config_file(const std::string& path) {
+  // A config is a few KiB; the cap keeps a wrong path such as /dev/zero from eating memory.
+  constexpr size_t kMaxBytes = 1u << 20;
+  auto failure = [&path](const char* action) {
+    return ConfigError("cannot " + std::string(action) + " config file " + path + ": " +
+                       std::generic_category().message(errno));
+  };
+
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw failure("open");
+  std::string text;
+  char chunk[8192];
+  while (true) {
+    const ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const ConfigError error = failure("read");
+      close(fd);
+      throw error;
+    }
+    if (n == 0) break;
+    text.append(chunk, static_cast<size_t>(n));
+    if (text.size() > kMaxBytes) {
+      close(fd);
+      throw ConfigError("config file " + path + " is larger than 1 MiB; is it the right file?");
+    }
+  }
+  close(fd);
+  return parse_config(text, path);
+}
+
+}  // namespace vajra

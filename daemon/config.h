@@ -1,0 +1,72 @@
+// vajrad's settings: built-in defaults, overridden by an optional YAML file.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace vajra {
+
+// A config problem, with where it is: "config.yaml:12: process.argv_max_bytes: must be ..."
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct SocketConfig {
+  std::string path = "/run/vajra/vajra.sock";
+  uint32_t mode = 0660;
+  std::string group;                  // name or numeric gid; empty keeps root's group
+  std::optional<uint32_t> group_gid;  // `group` resolved when the config was read; unset when it is empty
+  std::vector<uint32_t> allow_uids{0};  // peers whose uid is listed may connect...
+  std::vector<uint32_t> allow_gids;     // ...and so may peers whose primary gid is listed
+};
+
+struct EventsConfig {
+  bool exec = true;
+  bool exec_failed = true;
+  bool fork = true;
+  bool exit = true;
+  bool threads = false;  // also report thread creation and thread exits
+};
+
+struct ProcessConfig {
+  uint32_t argv_max_bytes = 65536;  // kernel copy of argv, at most VJ_ARGV_MAX
+  uint32_t argv_max_args = 4096;    // arguments kept after decoding
+  uint32_t env_max_bytes = 16384;   // kernel copy of the environment, at most VJ_ENV_MAX
+  std::vector<std::string> env_allow{"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT"};
+  uint32_t cache_size = 32768;      // processes kept in the LRU cache
+  uint32_t ancestry_depth = 8;      // ancestors attached to each event
+};
+
+struct HashConfig {
+  bool enabled = true;
+  uint64_t max_file_size = 64ull << 20;
+  uint32_t max_wait_ms = 100;  // how long an exec event may wait for its exe hash
+  uint32_t cache_size = 8192;
+};
+
+struct BufferConfig {
+  uint32_t ring_buffer_bytes = 8u << 20;  // per probe family; power of two, multiple of the page size
+  uint32_t pipeline_queue = 65536;        // events between decode and fan-out
+  uint32_t subscriber_queue = 16384;      // events queued per subscriber
+};
+
+struct Config {
+  std::string source;  // file the config came from; empty for built-in defaults
+  SocketConfig socket;
+  EventsConfig events;
+  ProcessConfig process;
+  HashConfig hash;
+  BufferConfig buffers;
+  std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
+};
+
+// Parses YAML text; `source` names it in error messages. Throws ConfigError naming key and line.
+Config parse_config(const std::string& yaml_text, const std::string& source);
+// Reads and parses a file. Throws ConfigError when it cannot be read or is invalid.
+Config load_config_file(const std::string& path);
+
+}  // namespace vajra

@@ -1,0 +1,400 @@
+#include "ctl_format.h"
+
+#include <signal.h>
+
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "cmdline.h"
+
+namespace vajra::ctl {
+namespace {
+
+// Names for several kinds at once. Single kinds need no entry: they are named from the proto.
+struct KindGroup {
+  const char* name;
+  std::vector<v1::EventKind> kinds;
+};
+const KindGroup kKindGroups[] = {
+    {"process",
+     {v1::EVENT_KIND_EXEC, v1::EVENT_KIND_EXEC_FAILED, v1::EVENT_KIND_FORK, v1::EVENT_KIND_EXIT}},
+};
+
+constexpr uint64_t kNsPerSecond = 1000000000ull;
+constexpr size_t kShortContainerId = 12;  // as `docker ps` shows ids
+
+// "EVENT_KIND_EXEC_FAILED" less "EVENT_KIND_", lower-cased. Values the proto does not name (a newer
+// daemon) print as their number.
+std::string short_enum_name(const std::string& full_name, std::string_view prefix, int value) {
+  if (full_name.size() <= prefix.size() || full_name.compare(0, prefix.size(), prefix) != 0) {
+    return std::to_string(value);
+  }
+  std::string name = full_name.substr(prefix.size());
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+std::string place_name(v1::LossPlace place) {
+  return short_enum_name(v1::LossPlace_Name(place), "LOSS_PLACE_", place);
+}
+
+std::string runtime_name(v1::ContainerRuntime runtime) {
+  return short_enum_name(v1::ContainerRuntime_Name(runtime), "CONTAINER_RUNTIME_", runtime);
+}
+
+std::string probe_state_name(v1::ProbeState state) {
+  return short_enum_name(v1::ProbeState_Name(state), "PROBE_STATE_", state);
+}
+
+template <typename Number>
+void append_number(std::string& out, Number value) {
+  char digits[24];
+  const auto result = std::to_chars(digits, digits + sizeof(digits), value);
+  out.append(digits, result.ptr);
+}
+
+// Bytes a terminal or a line-based reader could act on: C0 controls, DEL, and the C1 controls
+// (U+0080..U+009F, UTF-8 C2 80..C2 9F), which some terminals take as escape sequences.
+bool is_control(std::string_view text, size_t i) {
+  const auto byte = static_cast<unsigned char>(text[i]);
+  if (byte < 0x20 || byte == 0x7f) return true;
+  return byte == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+         static_cast<unsigned char>(text[i + 1]) <= 0x9f;
+}
+
+bool needs_quotes(std::string_view text) {
+  if (text.empty()) return true;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == ' ' || text[i] == '"' || text[i] == '\\' || is_control(text, i)) return true;
+  }
+  return false;
+}
+
+// The value as is when it is one plain word, otherwise in double quotes with \" \\ \n \t \r \xNN
+// and \u00NN (C1 controls) escapes.
+void append_value(std::string& out, std::string_view text) {
+  if (!needs_quotes(text)) {
+    out += text;
+    return;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (byte == 0xc2 && is_control(text, i)) {
+      const auto code = static_cast<unsigned char>(text[++i]);
+      out += "\\u00";
+      out += kHex[code >> 4];
+      out += kHex[code & 0xf];
+    } else if (is_control(text, i)) {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+void append_key(std::string& out, std::string_view key) {
+  out += ' ';
+  out += key;
+  out += '=';
+}
+
+template <typename Number>
+void append_number_field(std::string& out, std::string_view key, Number value) {
+  append_key(out, key);
+  append_number(out, value);
+}
+
+void append_text_field(std::string& out, std::string_view key, std::string_view value) {
+  append_key(out, key);
+  append_value(out, value);
+}
+
+void append_flag(std::string& out, std::string_view flag) {
+  out += ' ';
+  out += flag;
+}
+
+void append_time(std::string& out, uint64_t unix_ns) {
+  const time_t seconds = static_cast<time_t>(unix_ns / kNsPerSecond);
+  tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[40];
+  const size_t length = std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(text + length, sizeof(text) - length, ".%03uZ",
+                static_cast<unsigned>(unix_ns / 1000000 % 1000));
+  out += text;
+}
+
+// The error's name as the daemon gave it, else from its errno ("ENOENT").
+std::string errno_name(const v1::ExecFailedEvent& failure) {
+  if (!failure.error().empty()) return failure.error();
+  const int value = std::abs(failure.errno_value());
+  const char* name = strerrorname_np(value);
+  return name ? name : std::to_string(value);
+}
+
+std::string signal_name(uint32_t signal) {
+  const char* abbreviation = sigabbrev_np(static_cast<int>(signal));
+  return abbreviation ? std::string("SIG") + abbreviation : std::to_string(signal);
+}
+
+void append_body(std::string& line, const v1::Event& event) {
+  switch (event.body_case()) {
+    case v1::Event::kExecFailed: {
+      const v1::ExecFailedEvent& failure = event.exec_failed();
+      append_text_field(line, "error", errno_name(failure));
+      append_text_field(line, "path", failure.path());
+      if (failure.path_truncated()) append_flag(line, "path_truncated");
+      break;
+    }
+    case v1::Event::kFork: {
+      const v1::ForkEvent& fork = event.fork();
+      append_number_field(line, "child_pid", fork.child_pid());
+      if (fork.thread()) {
+        append_number_field(line, "child_tid", fork.child_tid());
+        append_flag(line, "thread");
+      }
+      break;
+    }
+    case v1::Event::kExit: {
+      const v1::ExitEvent& exit = event.exit();
+      if (exit.signal() == 0) {
+        append_number_field(line, "exit_code", exit.exit_code());
+      } else {
+        append_text_field(line, "signal", signal_name(exit.signal()));
+      }
+      if (exit.core_dumped()) append_flag(line, "core_dumped");
+      if (exit.thread()) append_flag(line, "thread");
+      break;
+    }
+    case v1::Event::kExec:  // exe and cmdline are its essentials
+    case v1::Event::kLoss:  // printed by the caller, without a process
+    case v1::Event::BODY_NOT_SET:
+      break;
+  }
+}
+
+std::string format_duration(uint64_t ns) {
+  uint64_t seconds = ns / kNsPerSecond;
+  const uint64_t days = seconds / 86400, hours = seconds / 3600 % 24, minutes = seconds / 60 % 60;
+  seconds %= 60;
+  char text[48];
+  if (days > 0) {
+    std::snprintf(text, sizeof(text), "%llud%02lluh%02llum", static_cast<unsigned long long>(days),
+                  static_cast<unsigned long long>(hours), static_cast<unsigned long long>(minutes));
+  } else if (hours > 0) {
+    std::snprintf(text, sizeof(text), "%lluh%02llum%02llus", static_cast<unsigned long long>(hours),
+                  static_cast<unsigned long long>(minutes), static_cast<unsigned long long>(seconds));
+  } else if (minutes > 0) {
+    std::snprintf(text, sizeof(text), "%llum%02llus", static_cast<unsigned long long>(minutes),
+                  static_cast<unsigned long long>(seconds));
+  } else {
+    std::snprintf(text, sizeof(text), "%llus", static_cast<unsigned long long>(seconds));
+  }
+  return text;
+}
+
+uint64_t elapsed(uint64_t since_ns, uint64_t now_ns) { return now_ns > since_ns ? now_ns - since_ns : 0; }
+
+// printf onto a std::string, for the status report's aligned columns.
+template <typename... Args>
+void appendf(std::string& out, const char* format, Args... args) {
+  const int length = std::snprintf(nullptr, 0, format, args...);
+  if (length <= 0) return;
+  const size_t start = out.size();
+  out.resize(start + static_cast<size_t>(length) + 1);  // room for snprintf's NUL
+  std::snprintf(&out[start], static_cast<size_t>(length) + 1, format, args...);
+  out.resize(start + static_cast<size_t>(length));
+}
+
+unsigned long long ull(uint64_t value) { return static_cast<unsigned long long>(value); }
+
+template <typename Repeated, typename Describe>
+void append_filter_list(std::string& out, const char* name, const Repeated& items, Describe describe) {
+  if (items.empty()) return;
+  out += ' ';
+  out += name;
+  out += '=';
+  for (int i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    describe(items.Get(i));
+  }
+}
+
+std::string describe_filter(const v1::SubscribeRequest& filter) {
+  std::string out;
+  append_filter_list(out, "kinds", filter.kinds(),
+                     [&](int kind) { out += kind_name(static_cast<v1::EventKind>(kind)); });
+  append_filter_list(out, "pids", filter.pids(), [&](uint32_t pid) { append_number(out, pid); });
+  append_filter_list(out, "containers", filter.container_ids(),
+                     [&](const std::string& id) { append_value(out, id); });
+  append_filter_list(out, "exe_prefixes", filter.exe_prefixes(),
+                     [&](const std::string& prefix) { append_value(out, prefix); });
+  return out.empty() ? " everything" : out;
+}
+
+void append_cache(std::string& out, const char* name, const v1::CacheStatus& cache) {
+  appendf(out, "  %-12s %10llu %10llu %12llu %12llu %12llu\n", name, ull(cache.size()),
+          ull(cache.capacity()), ull(cache.hits()), ull(cache.misses()), ull(cache.evictions()));
+}
+
+}  // namespace
+
+std::string kind_name(v1::EventKind kind) {
+  return short_enum_name(v1::EventKind_Name(kind), "EVENT_KIND_", kind);
+}
+
+std::vector<v1::EventKind> kinds_named(std::string_view name) {
+  for (const KindGroup& group : kKindGroups) {
+    if (name == group.name) return group.kinds;
+  }
+  const google::protobuf::EnumDescriptor* kinds = v1::EventKind_descriptor();
+  for (int i = 0; i < kinds->value_count(); ++i) {
+    const auto kind = static_cast<v1::EventKind>(kinds->value(i)->number());
+    if (kind == v1::EVENT_KIND_UNSPECIFIED || kind == v1::EVENT_KIND_LOSS) continue;
+    if (name == kind_name(kind)) return {kind};
+  }
+  return {};
+}
+
+std::vector<std::string> kind_names() {
+  std::vector<std::string> names;
+  const google::protobuf::EnumDescriptor* kinds = v1::EventKind_descriptor();
+  for (int i = 0; i < kinds->value_count(); ++i) {
+    const auto kind = static_cast<v1::EventKind>(kinds->value(i)->number());
+    if (kind == v1::EVENT_KIND_UNSPECIFIED || kind == v1::EVENT_KIND_LOSS) continue;
+    names.push_back(kind_name(kind));
+  }
+  for (const KindGroup& group : kKindGroups) names.emplace_back(group.name);
+  return names;
+}
+
+std::string format_time(uint64_t unix_ns) {
+  std::string text;
+  append_time(text, unix_ns);
+  return text;
+}
+
+void append_event_text(const v1::Event& event, std::string& line) {
+  append_time(line, event.time_ns());
+  line += ' ';
+  line += kind_name(event.kind());
+  if (event.has_loss()) {
+    const v1::LossEvent& loss = event.loss();
+    append_number_field(line, "count", loss.count());
+    append_text_field(line, "place", place_name(loss.place()));
+    if (loss.kind() != v1::EVENT_KIND_UNSPECIFIED) append_text_field(line, "kind", kind_name(loss.kind()));
+    return;
+  }
+
+  const v1::Process& process = event.process();
+  append_number_field(line, "pid", process.pid());
+  append_number_field(line, "ppid", process.ppid());
+  append_number_field(line, "uid", process.uid());
+  append_text_field(line, "exe", process.exe());
+  append_body(line, event);
+  const v1::Container& container = process.container();
+  if (container.runtime() != v1::CONTAINER_RUNTIME_UNSPECIFIED) {
+    append_text_field(line, "container",
+                      runtime_name(container.runtime()) + ":" +
+                          container.id().substr(0, kShortContainerId));
+  }
+  if (!process.argv().empty()) {
+    append_text_field(line, "cmdline",
+                      join_cmdline(std::vector<std::string>(process.argv().begin(),
+                                                            process.argv().end())));
+    if (process.argv_truncated()) append_flag(line, "argv_truncated");
+  }
+}
+
+std::string to_json(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = false;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  const auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) throw std::runtime_error("converting to JSON: " + status.ToString());
+  return json;
+}
+
+std::string format_status_text(const v1::StatusResponse& status, uint64_t now_ns) {
+  std::string out;
+  appendf(out, "vajrad %s\n", status.version().c_str());
+  appendf(out, "  started      %s (up %s)\n", format_time(status.started_ns()).c_str(),
+          format_duration(elapsed(status.started_ns(), now_ns)).c_str());
+  appendf(out, "  kernel       %s\n", status.kernel_release().c_str());
+  appendf(out, "  config       %s\n",
+          status.config_path().empty() ? "built-in defaults" : status.config_path().c_str());
+  appendf(out, "  next seq     %llu\n", ull(status.next_seq()));
+
+  out += "\nfeatures\n";
+  for (const v1::KernelFeature& feature : status.features()) {
+    appendf(out, "  %-28s %-4s %s\n", feature.name().c_str(), feature.available() ? "yes" : "no",
+            feature.detail().c_str());
+  }
+
+  out += "\nprobes\n";
+  for (const v1::ProbeStatus& probe : status.probes()) {
+    const std::string name = probe.family() + "/" + probe.name();
+    appendf(out, "  %-28s %-9s %s", name.c_str(), probe_state_name(probe.state()).c_str(),
+            probe.attach().c_str());
+    if (!probe.error().empty()) appendf(out, "  error: %s", probe.error().c_str());
+    out += '\n';
+  }
+
+  uint64_t kernel_drops = 0;
+  appendf(out, "\n%-14s %12s %12s %12s %13s\n", "events", "received", "published", "kernel_drops",
+          "decode_errors");
+  for (const v1::KindCounters& counters : status.kinds()) {
+    kernel_drops += counters.kernel_drops();
+    appendf(out, "  %-12s %12llu %12llu %12llu %13llu\n", kind_name(counters.kind()).c_str(),
+            ull(counters.received()), ull(counters.published()), ull(counters.kernel_drops()),
+            ull(counters.decode_errors()));
+  }
+
+  out += "\ndrops\n";
+  appendf(out, "  %-12s %12llu\n", "kernel ring", ull(kernel_drops));
+  appendf(out, "  %-12s %12llu\n", "pipeline", ull(status.pipeline_drops()));
+  appendf(out, "  %-12s %12llu\n", "subscriber", ull(status.subscriber_drops()));
+
+  appendf(out, "\n%-14s %10s %10s %12s %12s %12s\n", "caches", "size", "capacity", "hits", "misses",
+          "evictions");
+  append_cache(out, "process", status.process_cache());
+  append_cache(out, "hash", status.hash_cache());
+
+  appendf(out, "\nsubscribers    %d connected, %llu connections refused\n", status.subscribers_size(),
+          ull(status.refused_connections()));
+  for (const v1::SubscriberStatus& subscriber : status.subscribers()) {
+    appendf(out, "  #%llu uid %u pid %u, up %s, delivered %llu, dropped %llu, queue %u/%u, filter:%s\n",
+            ull(subscriber.id()), subscriber.peer_uid(), subscriber.peer_pid(),
+            format_duration(elapsed(subscriber.connected_ns(), now_ns)).c_str(),
+            ull(subscriber.delivered()), ull(subscriber.dropped()), subscriber.queue_depth(),
+            subscriber.queue_capacity(), describe_filter(subscriber.filter()).c_str());
+  }
+  return out;
+}
+
+}  // namespace vajra::ctl

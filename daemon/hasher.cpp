@@ -1,0 +1,162 @@
+#include "hasher.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "proc_reader.h"
+
+namespace vajra {
+namespace {
+
+std::string to_hex(const unsigned char* bytes, unsigned int len) {
+  static const char digits[] = "0123456789abcdef";
+  std::string hex(len * 2, '0');
+  for (unsigned int i = 0; i < len; ++i) {
+    hex[2 * i] = digits[bytes[i] >> 4];
+    hex[2 * i + 1] = digits[bytes[i] & 0xf];
+  }
+  return hex;
+}
+
+HashResult failure(v1::HashStatus status, std::string error) {
+  return HashResult{status, "", std::move(error)};
+}
+
+}  // namespace
+
+HashResult hash_file(const std::string& path, const FileIdentity& expected, uint64_t max_size) {
+  if (expected.size > max_size)
+    return failure(v1::HASH_STATUS_TOO_LARGE,
+                   std::to_string(expected.size) + " bytes exceeds hash.max_file_size " + std::to_string(max_size));
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) return failure(v1::HASH_STATUS_UNREADABLE, "open " + path + ": " + strerror(errno));
+  std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { close(*f); });
+
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return failure(v1::HASH_STATUS_UNREADABLE, "fstat " + path + ": " + strerror(errno));
+  const FileIdentity found{kernel_dev(st.st_dev), st.st_ino, static_cast<uint64_t>(st.st_size),
+                           static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000000ull +
+                               static_cast<uint64_t>(st.st_mtim.tv_nsec)};
+  if (!(found == expected))
+    return failure(v1::HASH_STATUS_CHANGED, path + " is no longer the executed file (inode, size or mtime differ)");
+
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
+    return failure(v1::HASH_STATUS_UNREADABLE, "OpenSSL sha256 init failed");
+  std::unique_ptr<char[]> buf(new char[1 << 16]);
+  for (;;) {
+    ssize_t n = read(fd, buf.get(), 1 << 16);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return failure(v1::HASH_STATUS_UNREADABLE, "read " + path + ": " + strerror(errno));
+    }
+    EVP_DigestUpdate(ctx.get(), buf.get(), static_cast<size_t>(n));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &len);
+  return HashResult{v1::HASH_STATUS_OK, to_hex(digest, len), ""};
+}
+
+Hasher::Hasher(const HashConfig& config) : config_(config) {
+  if (config_.enabled) worker_ = std::thread([this] { run(); });
+}
+
+Hasher::~Hasher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+Hasher::Pending Hasher::ready(HashResult result) {
+  std::promise<HashResult> promise;
+  promise.set_value(std::move(result));
+  return promise.get_future().share();
+}
+
+std::optional<HashResult> Hasher::lookup(const FileIdentity& id) {
+  if (!config_.enabled) return HashResult{v1::HASH_STATUS_DISABLED, "", ""};
+  std::lock_guard<std::mutex> lock(mu_);
+  auto found = cache_.find(id);
+  if (found == cache_.end()) return std::nullopt;
+  return found->second.first;
+}
+
+Hasher::Pending Hasher::request(const FileIdentity& id, const std::string& open_path) {
+  if (!config_.enabled) return ready(HashResult{v1::HASH_STATUS_DISABLED, "", ""});
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto found = cache_.find(id); found != cache_.end()) {
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    cache_order_.splice(cache_order_.begin(), cache_order_, found->second.second);
+    return ready(found->second.first);
+  }
+  misses_.fetch_add(1, std::memory_order_relaxed);
+  if (auto found = in_flight_.find(id); found != in_flight_.end()) return found->second;
+  if (queue_.size() >= kMaxQueuedJobs)
+    return ready(failure(v1::HASH_STATUS_QUEUE_FULL, "hash queue full (" + std::to_string(kMaxQueuedJobs) + " files)"));
+  Job job{id, open_path, {}};
+  Pending pending = job.promise.get_future().share();
+  in_flight_.emplace(id, pending);
+  queue_.push_back(std::move(job));
+  cv_.notify_one();
+  return pending;
+}
+
+void Hasher::run() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    HashResult result = hash_file(job.open_path, job.id, config_.max_file_size);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // Failures to open may be transient (a short-lived process's /proc/<pid>/root is gone): only
+      // answers that depend on the file alone are remembered.
+      if (result.status == v1::HASH_STATUS_OK || result.status == v1::HASH_STATUS_TOO_LARGE)
+        remember(job.id, result);
+      in_flight_.erase(job.id);
+    }
+    job.promise.set_value(std::move(result));
+  }
+}
+
+void Hasher::remember(const FileIdentity& id, const HashResult& result) {
+  if (cache_.count(id)) return;
+  cache_order_.push_front(id);
+  cache_.emplace(id, std::make_pair(result, cache_order_.begin()));
+  if (cache_.size() > config_.cache_size) {
+    cache_.erase(cache_order_.back());
+    cache_order_.pop_back();
+    evictions_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+v1::CacheStatus Hasher::status() const {
+  v1::CacheStatus s;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s.set_size(cache_.size());
+  }
+  s.set_capacity(config_.cache_size);
+  s.set_hits(hits_.load(std::memory_order_relaxed));
+  s.set_misses(misses_.load(std::memory_order_relaxed));
+  s.set_evictions(evictions_.load(std::memory_order_relaxed));
+  return s;
+}
+
+}  // namespace vajra

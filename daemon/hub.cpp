@@ -1,0 +1,225 @@
+#include "hub.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+namespace vajra {
+namespace {
+
+// Docker and friends show ids cut to 12 characters; shorter prefixes would match by accident.
+constexpr size_t kMinContainerPrefix = 12;
+
+uint64_t wall_clock_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool starts_with(const std::string& text, const std::string& prefix) {
+  return text.size() >= prefix.size() && text.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool container_matches(const std::string& wanted, const std::string& actual) {
+  if (actual.empty()) return false;
+  return actual == wanted || (wanted.size() >= kMinContainerPrefix && starts_with(actual, wanted));
+}
+
+// The Loss event a subscriber sees in place of the events its full queue could not take.
+EventPtr subscriber_loss(uint64_t count, v1::EventKind kind) {
+  auto event = std::make_shared<v1::Event>();
+  event->set_time_ns(wall_clock_ns());
+  event->set_kind(v1::EVENT_KIND_LOSS);
+  v1::LossEvent* loss = event->mutable_loss();
+  loss->set_place(v1::LOSS_PLACE_SUBSCRIBER);
+  loss->set_count(count);
+  loss->set_kind(kind);
+  return event;
+}
+
+}  // namespace
+
+bool filter_matches(const v1::SubscribeRequest& filter, const v1::Event& event) {
+  // A consumer must always learn that it is missing events, whatever it asked for.
+  if (event.kind() == v1::EVENT_KIND_LOSS) return true;
+
+  const auto& kinds = filter.kinds();
+  if (!kinds.empty() && std::find(kinds.begin(), kinds.end(), event.kind()) == kinds.end()) {
+    return false;
+  }
+  const v1::Process& process = event.process();
+  const auto& pids = filter.pids();
+  if (!pids.empty() && std::find(pids.begin(), pids.end(), process.pid()) == pids.end()) {
+    return false;
+  }
+  const auto& container_ids = filter.container_ids();
+  if (!container_ids.empty() &&
+      std::none_of(container_ids.begin(), container_ids.end(), [&](const std::string& wanted) {
+        return container_matches(wanted, process.container().id());
+      })) {
+    return false;
+  }
+  const auto& exe_prefixes = filter.exe_prefixes();
+  if (!exe_prefixes.empty() &&
+      std::none_of(exe_prefixes.begin(), exe_prefixes.end(),
+                   [&](const std::string& prefix) { return starts_with(process.exe(), prefix); })) {
+    return false;
+  }
+  return true;
+}
+
+Subscription::Subscription(uint64_t id, v1::SubscribeRequest filter, size_t capacity,
+                           uint32_t peer_uid, uint32_t peer_pid)
+    : id_(id),
+      filter_(std::move(filter)),
+      capacity_(capacity),
+      peer_uid_(peer_uid),
+      peer_pid_(peer_pid),
+      connected_ns_(wall_clock_ns()) {}
+
+void Subscription::offer(const EventPtr& event) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    if (queue_.size() >= capacity_) {
+      if (pending_loss_ == 0) {
+        pending_loss_kind_ = event->kind();
+      } else if (pending_loss_kind_ != event->kind()) {
+        pending_loss_kind_ = v1::EVENT_KIND_UNSPECIFIED;
+      }
+      ++pending_loss_;
+      ++dropped_;
+      return;
+    }
+    queue_.push_back(Queued{event, pending_loss_, pending_loss_kind_});
+    pending_loss_ = 0;
+  }
+  cv_.notify_one();
+}
+
+EventPtr Subscription::next(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, timeout, [this] { return !queue_.empty() || pending_loss_ > 0 || closed_; });
+
+  if (!queue_.empty()) {
+    Queued& front = queue_.front();
+    if (front.lost_before > 0) {
+      const uint64_t count = front.lost_before;
+      front.lost_before = 0;
+      const v1::EventKind kind = front.lost_kind;
+      lock.unlock();
+      return subscriber_loss(count, kind);
+    }
+    EventPtr event = std::move(front.event);
+    queue_.pop_front();
+    ++delivered_;
+    return event;
+  }
+  // The queue drained after drops: announce them now rather than when the next event comes.
+  if (pending_loss_ > 0) {
+    const uint64_t count = pending_loss_;
+    pending_loss_ = 0;
+    const v1::EventKind kind = pending_loss_kind_;
+    lock.unlock();
+    return subscriber_loss(count, kind);
+  }
+  return nullptr;
+}
+
+void Subscription::close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool Subscription::closed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return closed_;
+}
+
+v1::SubscriberStatus Subscription::status() const {
+  v1::SubscriberStatus status;
+  status.set_id(id_);
+  status.set_peer_uid(peer_uid_);
+  status.set_peer_pid(peer_pid_);
+  status.set_queue_capacity(static_cast<uint32_t>(capacity_));
+  status.set_connected_ns(connected_ns_);
+  *status.mutable_filter() = filter_;
+  std::lock_guard<std::mutex> lock(mu_);
+  status.set_delivered(delivered_);
+  status.set_dropped(dropped_);
+  status.set_queue_depth(static_cast<uint32_t>(queue_.size()));
+  return status;
+}
+
+Hub::Hub(size_t subscriber_queue_capacity) : capacity_(subscriber_queue_capacity) {}
+
+void Hub::publish(v1::Event&& event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  event.set_seq(next_seq_++);
+  // Shared only once a subscriber wants it, so that an idle daemon allocates nothing here.
+  EventPtr shared;
+  for (const auto& subscription : subscriptions_) {
+    if (!filter_matches(subscription->filter_, shared ? *shared : event)) continue;
+    if (!shared) shared = std::make_shared<const v1::Event>(std::move(event));
+    subscription->offer(shared);
+  }
+}
+
+std::shared_ptr<Subscription> Hub::subscribe(const v1::SubscribeRequest& filter, uint32_t peer_uid,
+                                             uint32_t peer_pid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto subscription =
+      std::make_shared<Subscription>(next_id_++, filter, capacity_, peer_uid, peer_pid);
+  if (closed_) {
+    subscription->close();
+  } else {
+    subscriptions_.push_back(subscription);
+  }
+  return subscription;
+}
+
+void Hub::unsubscribe(const std::shared_ptr<Subscription>& subscription) {
+  subscription->close();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto found = std::find(subscriptions_.begin(), subscriptions_.end(), subscription);
+  if (found == subscriptions_.end()) return;
+  {
+    std::lock_guard<std::mutex> subscription_lock(subscription->mu_);
+    departed_drops_ += subscription->dropped_;
+  }
+  subscriptions_.erase(found);
+}
+
+void Hub::close_all() {
+  std::lock_guard<std::mutex> lock(mu_);
+  closed_ = true;
+  for (const auto& subscription : subscriptions_) subscription->close();
+}
+
+std::vector<v1::SubscriberStatus> Hub::subscribers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<v1::SubscriberStatus> statuses;
+  statuses.reserve(subscriptions_.size());
+  for (const auto& subscription : subscriptions_) statuses.push_back(subscription->status());
+  return statuses;
+}
+
+uint64_t Hub::next_seq() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return next_seq_;
+}
+
+uint64_t Hub::subscriber_drops() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t drops = departed_drops_;
+  for (const auto& subscription : subscriptions_) {
+    std::lock_guard<std::mutex> subscription_lock(subscription->mu_);
+    drops += subscription->dropped_;
+  }
+  return drops;
+}
+
+}  // namespace vajra

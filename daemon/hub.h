@@ -1,0 +1,96 @@
+// Fan-out: hands every published event to each subscriber whose filter matches, through a bounded
+// queue per subscriber. Publishing never blocks: a full queue drops the event for that subscriber,
+// counts it, and the subscriber's stream gets a Loss event before its next delivered event.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "vajra/v1/vajra.pb.h"
+
+namespace vajra {
+
+using EventPtr = std::shared_ptr<const v1::Event>;
+
+// True when the event passes the subscriber's filter. Loss events always pass.
+bool filter_matches(const v1::SubscribeRequest& filter, const v1::Event& event);
+
+class Subscription {
+ public:
+  Subscription(uint64_t id, v1::SubscribeRequest filter, size_t capacity, uint32_t peer_uid,
+               uint32_t peer_pid);
+
+  // Waits up to `timeout` for the next event. Where events were dropped, returns a Loss event
+  // counting them, in the place of the stream where they are missing: after the events queued
+  // before the drops, before the first event queued after them. Returns nullptr on timeout or once
+  // closed and drained.
+  EventPtr next(std::chrono::milliseconds timeout);
+  void close();
+  bool closed() const;
+
+  uint64_t id() const { return id_; }
+  v1::SubscriberStatus status() const;
+
+ private:
+  friend class Hub;
+  // Called by the hub; never blocks on the consumer.
+  void offer(const EventPtr& event);
+
+  // A queued event, and the drops that happened just before it was queued.
+  struct Queued {
+    EventPtr event;
+    uint64_t lost_before;
+    v1::EventKind lost_kind;
+  };
+
+  const uint64_t id_;
+  const v1::SubscribeRequest filter_;
+  const size_t capacity_;
+  const uint32_t peer_uid_, peer_pid_;
+  const uint64_t connected_ns_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Queued> queue_;
+  uint64_t pending_loss_ = 0;   // dropped after the last queued event, not yet announced
+  v1::EventKind pending_loss_kind_ = v1::EVENT_KIND_UNSPECIFIED;  // UNSPECIFIED once kinds mix
+  uint64_t delivered_ = 0;
+  uint64_t dropped_ = 0;
+  bool closed_ = false;
+};
+
+class Hub {
+ public:
+  explicit Hub(size_t subscriber_queue_capacity);
+
+  // Assigns the event its seq and offers it to every matching subscriber.
+  void publish(v1::Event&& event);
+
+  std::shared_ptr<Subscription> subscribe(const v1::SubscribeRequest& filter, uint32_t peer_uid,
+                                          uint32_t peer_pid);
+  void unsubscribe(const std::shared_ptr<Subscription>& subscription);
+  // Closes every subscription, so that streams end.
+  void close_all();
+
+  std::vector<v1::SubscriberStatus> subscribers() const;
+  uint64_t next_seq() const;
+  // Drops of all subscribers, including those that have left.
+  uint64_t subscriber_drops() const;
+
+ private:
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::vector<std::shared_ptr<Subscription>> subscriptions_;
+  uint64_t next_seq_ = 1;
+  uint64_t next_id_ = 1;
+  uint64_t departed_drops_ = 0;
+  bool closed_ = false;  // after close_all, new subscriptions start closed
+};
+
+}  // namespace vajra

@@ -1,0 +1,203 @@
+#include "pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "vajra_wire.h"
+
+namespace vajra {
+namespace {
+
+v1::EventKind kind_of_record(uint16_t record_kind) {
+  switch (record_kind) {
+    case VJ_REC_EXEC:
+      return v1::EVENT_KIND_EXEC;
+    case VJ_REC_EXEC_FAILED:
+      return v1::EVENT_KIND_EXEC_FAILED;
+    case VJ_REC_FORK:
+      return v1::EVENT_KIND_FORK;
+    case VJ_REC_EXIT:
+      return v1::EVENT_KIND_EXIT;
+    default:
+      return v1::EVENT_KIND_UNSPECIFIED;
+  }
+}
+
+constexpr int kPollMs = 100;
+constexpr auto kDropCheckPeriod = std::chrono::milliseconds(250);
+constexpr auto kClockResamplePeriod = std::chrono::seconds(1);
+
+}  // namespace
+
+Pipeline::Pipeline(const Config& config, ProbeSet& probes, Hub& hub, Hasher& hasher, ProcessCache& cache,
+                   BootClock& clock)
+    : config_(config),
+      probes_(probes),
+      hub_(hub),
+      clock_(clock),
+      decoder_(config.process, clock),
+      enricher_(config.process, cache, hasher, clock) {}
+
+Pipeline::~Pipeline() { stop(); }
+
+void Pipeline::start() {
+  running_ = true;
+  publish_thread_ = std::thread([this] { publish_loop(); });
+  decode_thread_ = std::thread([this] { decode_loop(); });
+}
+
+void Pipeline::stop() {
+  if (!running_.exchange(false)) return;
+  cv_.notify_all();
+  if (decode_thread_.joinable()) decode_thread_.join();
+  if (publish_thread_.joinable()) publish_thread_.join();
+}
+
+void Pipeline::decode_loop() {
+  auto next_drop_check = std::chrono::steady_clock::now();
+  auto next_resample = next_drop_check + kClockResamplePeriod;
+  while (running_) {
+    int consumed = probes_.poll(kPollMs);
+    if (consumed < 0 && consumed != -EINTR) spdlog::warn("ring buffer poll failed: {}", strerror(-consumed));
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_drop_check) {
+      check_kernel_drops();
+      next_drop_check = now + kDropCheckPeriod;
+    }
+    if (now >= next_resample) {
+      clock_.resample();
+      next_resample = now + kClockResamplePeriod;
+    }
+  }
+}
+
+void Pipeline::on_record(const void* data, size_t size) {
+  Item item;
+  DecodedEvent decoded;
+  std::string error;
+  if (!decoder_.decode(data, size, decoded, error)) {
+    const uint16_t record_kind = size >= sizeof(vj_record_header) ? static_cast<const vj_record_header*>(data)->kind : 0;
+    counters_.decode_errors[kind_of_record(record_kind)].fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("dropping malformed ring record: {}", error);
+    return;
+  }
+  const v1::EventKind kind = decoded.event.kind();
+  counters_.received[kind].fetch_add(1, std::memory_order_relaxed);
+  item.hash = enricher_.enrich(decoded);
+  if (kind == v1::EVENT_KIND_EXEC)
+    item.hash_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.hash.max_wait_ms);
+  else if (!decoded.event.process().exe_hash_status())
+    decoded.event.mutable_process()->set_exe_hash_status(v1::HASH_STATUS_NOT_APPLICABLE);
+  item.event = std::move(decoded.event);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queue_.size() >= config_.buffers.pipeline_queue) {
+      counters_.pipeline_drops[kind].fetch_add(1, std::memory_order_relaxed);
+      unannounced_pipeline_[kind].fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    queue_.push_back(std::move(item));
+  }
+  cv_.notify_one();
+}
+
+void Pipeline::check_kernel_drops() {
+  const std::vector<uint64_t> drops = probes_.kernel_drops();
+  for (size_t record_kind = 0; record_kind < drops.size(); ++record_kind) {
+    const v1::EventKind kind = kind_of_record(static_cast<uint16_t>(record_kind));
+    const uint64_t total = drops[record_kind];
+    if (total > kernel_drops_seen_[kind]) {
+      const uint64_t fresh = total - kernel_drops_seen_[kind];
+      kernel_drops_seen_[kind] = total;
+      counters_.kernel_drops[kind].store(total, std::memory_order_relaxed);
+      unannounced_kernel_[kind].fetch_add(fresh, std::memory_order_relaxed);
+      spdlog::warn("kernel ring buffer full: {} {} events lost", fresh, v1::EventKind_Name(kind));
+      cv_.notify_one();
+    }
+  }
+}
+
+void Pipeline::publish_losses() {
+  auto announce = [this](std::array<std::atomic<uint64_t>, kKinds>& pending, v1::LossPlace place) {
+    for (size_t kind = 0; kind < kKinds; ++kind) {
+      const uint64_t count = pending[kind].exchange(0, std::memory_order_relaxed);
+      if (count == 0) continue;
+      v1::Event loss;
+      loss.set_kind(v1::EVENT_KIND_LOSS);
+      const uint64_t now = BootClock::now_boot_ns();
+      loss.set_ktime_ns(now);
+      loss.set_time_ns(clock_.to_wall_ns(now));
+      loss.mutable_loss()->set_place(place);
+      loss.mutable_loss()->set_count(count);
+      loss.mutable_loss()->set_kind(static_cast<v1::EventKind>(kind));
+      hub_.publish(std::move(loss));
+    }
+  };
+  announce(unannounced_kernel_, v1::LOSS_PLACE_KERNEL_RING);
+  announce(unannounced_pipeline_, v1::LOSS_PLACE_PIPELINE);
+}
+
+void Pipeline::apply_hash(Item& item) {
+  v1::Process& process = *item.event.mutable_process();
+  if (!item.hash) {
+    process.set_exe_hash_status(v1::HASH_STATUS_UNREADABLE);
+    process.set_exe_hash_error("exe file was deleted before it could be hashed");
+    return;
+  }
+  if (item.hash->wait_until(item.hash_deadline) != std::future_status::ready) {
+    process.set_exe_hash_status(v1::HASH_STATUS_TIMEOUT);
+    process.set_exe_hash_error("not hashed within hash.max_wait_ms (" + std::to_string(config_.hash.max_wait_ms) +
+                               " ms); later execs of this file will carry it");
+    return;
+  }
+  try {
+    const HashResult& result = item.hash->get();
+    process.set_exe_hash_status(result.status);
+    process.set_exe_sha256(result.sha256);
+    process.set_exe_hash_error(result.error);
+  } catch (const std::future_error&) {
+    process.set_exe_hash_status(v1::HASH_STATUS_TIMEOUT);
+    process.set_exe_hash_error("hasher stopped before this file was hashed");
+  }
+}
+
+void Pipeline::publish_loop() {
+  for (;;) {
+    std::optional<Item> item;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(kPollMs), [this] { return !queue_.empty() || !running_; });
+      if (!queue_.empty()) {
+        item.emplace(std::move(queue_.front()));
+        queue_.pop_front();
+      } else if (!running_) {
+        return;
+      }
+    }
+    publish_losses();
+    if (!item) continue;
+    if (item->event.kind() == v1::EVENT_KIND_EXEC) apply_hash(*item);
+    const v1::EventKind kind = item->event.kind();
+    hub_.publish(std::move(item->event));
+    counters_.published[kind].fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void Pipeline::fill_status(v1::StatusResponse& status) const {
+  uint64_t pipeline_drops = 0;
+  for (size_t kind = 1; kind < kKinds; ++kind) {
+    if (kind == v1::EVENT_KIND_LOSS) continue;
+    v1::KindCounters& counters = *status.add_kinds();
+    counters.set_kind(static_cast<v1::EventKind>(kind));
+    counters.set_received(counters_.received[kind].load(std::memory_order_relaxed));
+    counters.set_published(counters_.published[kind].load(std::memory_order_relaxed));
+    counters.set_kernel_drops(counters_.kernel_drops[kind].load(std::memory_order_relaxed));
+    counters.set_decode_errors(counters_.decode_errors[kind].load(std::memory_order_relaxed));
+    pipeline_drops += counters_.pipeline_drops[kind].load(std::memory_order_relaxed);
+  }
+  status.set_pipeline_drops(pipeline_drops);
+}
+
+}  // namespace vajra

@@ -1,0 +1,79 @@
+// The event path inside vajrad, on two threads:
+//   decode thread:  ring buffers -> decode -> enrich -> bounded queue
+//   publish thread: queue -> wait (bounded) for the exe hash -> hub
+// Every place that can lose an event counts it, and the loss reaches subscribers as a Loss event.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "boot_clock.h"
+#include "config.h"
+#include "decode.h"
+#include "enrich.h"
+#include "hasher.h"
+#include "hub.h"
+#include "probes.h"
+#include "process_cache.h"
+
+namespace vajra {
+
+class Pipeline {
+ public:
+  Pipeline(const Config& config, ProbeSet& probes, Hub& hub, Hasher& hasher, ProcessCache& cache,
+           BootClock& clock);
+  ~Pipeline();
+
+  void start();
+  void stop();
+
+  // The ProbeSet's record handler: decode, enrich, queue. Runs on the decode thread (inside poll).
+  void on_record(const void* data, size_t size);
+
+  // Fills per-kind counters and pipeline drops.
+  void fill_status(v1::StatusResponse& status) const;
+
+ private:
+  static constexpr size_t kKinds = v1::EventKind_ARRAYSIZE;
+  struct Item {
+    v1::Event event;
+    std::optional<Hasher::Pending> hash;
+    std::chrono::steady_clock::time_point hash_deadline;
+  };
+  struct Counters {
+    std::array<std::atomic<uint64_t>, kKinds> received{}, published{}, decode_errors{}, pipeline_drops{},
+        kernel_drops{};
+  };
+
+  void decode_loop();
+  void publish_loop();
+  void check_kernel_drops();
+  void publish_losses();
+  void apply_hash(Item& item);
+
+  const Config& config_;
+  ProbeSet& probes_;
+  Hub& hub_;
+  BootClock& clock_;
+  Decoder decoder_;
+  Enricher enricher_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;
+  std::atomic<bool> running_{false};
+  std::thread decode_thread_, publish_thread_;
+
+  Counters counters_;
+  // Losses found but not yet announced in the stream, per kind and place.
+  std::array<std::atomic<uint64_t>, kKinds> unannounced_kernel_{}, unannounced_pipeline_{};
+  std::array<uint64_t, kKinds> kernel_drops_seen_{};
+};
+
+}  // namespace vajra

@@ -1,0 +1,152 @@
+#include "process_cache.h"
+
+#include <dirent.h>
+
+#include <cstdlib>
+
+#include "proc_reader.h"
+
+namespace vajra {
+namespace {
+
+// /proc reports start times in clock ticks (10 ms at USER_HZ 100); allow one tick either way.
+constexpr uint64_t kProcStartSlackNs = 10'000'000;
+
+bool same_start(const CachedProcess& entry, uint64_t start_boottime_ns) {
+  if (entry.start_precise) return entry.start_boottime_ns == start_boottime_ns;
+  uint64_t a = entry.start_boottime_ns, b = start_boottime_ns;
+  return (a > b ? a - b : b - a) <= kProcStartSlackNs;
+}
+
+}  // namespace
+
+ProcessCache::ProcessCache(size_t capacity) : capacity_(capacity) {}
+
+size_t ProcessCache::seed_from_proc(const BootClock& clock, const std::string& proc_root) {
+  const std::string cgroup2 = find_cgroup2_mount(proc_root + "/self/mountinfo");
+  DIR* dir = opendir(proc_root.c_str());
+  if (!dir) return 0;
+  size_t added = 0;
+  while (dirent* entry = readdir(dir)) {
+    char* end = nullptr;
+    unsigned long pid = strtoul(entry->d_name, &end, 10);
+    if (*end != '\0' || pid == 0) continue;
+    if (auto process = read_proc_process(proc_root, static_cast<uint32_t>(pid), cgroup2, clock)) {
+      insert(std::move(*process));
+      ++added;
+    }
+  }
+  closedir(dir);
+  return added;
+}
+
+void ProcessCache::insert(CachedProcess entry) {
+  const uint32_t pid = entry.process.pid();
+  auto found = by_pid_.find(pid);
+  if (found != by_pid_.end()) {
+    *found->second = std::move(entry);
+    touch(found->second);
+    return;
+  }
+  lru_.push_front(std::move(entry));
+  by_pid_[pid] = lru_.begin();
+  if (lru_.size() > capacity_) {
+    by_pid_.erase(lru_.back().process.pid());
+    lru_.pop_back();
+    evictions_.fetch_add(1, std::memory_order_relaxed);
+  }
+  size_.store(lru_.size(), std::memory_order_relaxed);
+}
+
+void ProcessCache::on_exec(const DecodedEvent& exec) {
+  CachedProcess entry;
+  entry.process = exec.event.process();
+  entry.process.clear_ancestry();
+  entry.process.clear_notes();
+  entry.process.set_tid(entry.process.pid());  // a thread that execs becomes the group leader
+  entry.start_boottime_ns = exec.start_boottime_ns;
+  entry.has_exe_identity = exec.has_exe_identity;
+  entry.exe_identity = exec.exe_identity;
+  insert(std::move(entry));
+}
+
+void ProcessCache::on_fork(const DecodedEvent& fork) {
+  const v1::ForkEvent& f = fork.event.fork();
+  if (f.thread()) return;
+  const v1::Process& parent_event = fork.event.process();
+  CachedProcess child;
+  if (const CachedProcess* parent = find(parent_event.pid(), fork.start_boottime_ns)) {
+    child = *parent;  // a forked child runs its parent's image until it execs
+  } else {
+    child.process = parent_event;
+    child.process.clear_ancestry();
+    child.process.clear_notes();
+  }
+  child.process.set_pid(f.child_pid());
+  child.process.set_tid(f.child_pid());
+  child.process.set_ppid(parent_event.pid());
+  child.process.set_start_time_ns(f.child_start_time_ns());
+  child.start_boottime_ns = fork.child_start_boottime_ns;
+  child.start_precise = true;
+  child.exited = false;
+  insert(std::move(child));
+}
+
+void ProcessCache::on_exit(uint32_t pid, uint64_t start_boottime_ns) {
+  // Kept, marked, so that descendants still name it in their ancestry; the LRU ages it out.
+  auto found = by_pid_.find(pid);
+  if (found != by_pid_.end() && same_start(*found->second, start_boottime_ns)) found->second->exited = true;
+}
+
+CachedProcess* ProcessCache::find_any(uint32_t pid) {
+  auto found = by_pid_.find(pid);
+  if (found == by_pid_.end()) return nullptr;
+  touch(found->second);
+  return &*found->second;
+}
+
+const CachedProcess* ProcessCache::find(uint32_t pid, uint64_t start_boottime_ns) {
+  CachedProcess* entry = find_any(pid);
+  if (entry && same_start(*entry, start_boottime_ns)) {
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    return entry;
+  }
+  misses_.fetch_add(1, std::memory_order_relaxed);
+  return nullptr;
+}
+
+bool ProcessCache::fill_ancestry(uint32_t ppid, uint64_t start_boottime_ns, uint32_t depth, v1::Process& out) {
+  uint32_t pid = ppid;
+  uint64_t child_start = start_boottime_ns;
+  for (uint32_t level = 0; level < depth; ++level) {
+    if (pid == 0) return true;  // reached the top: pid 1's parent is 0
+    const CachedProcess* entry = find_any(pid);
+    // A parent that started after its child is a later process reusing the pid.
+    if (!entry || entry->start_boottime_ns > child_start + (entry->start_precise ? 0 : kProcStartSlackNs))
+      return false;
+    v1::Ancestor& ancestor = *out.add_ancestry();
+    ancestor.set_pid(entry->process.pid());
+    ancestor.set_exe(entry->process.exe());
+    ancestor.mutable_argv()->CopyFrom(entry->process.argv());
+    ancestor.set_start_time_ns(entry->process.start_time_ns());
+    child_start = entry->start_boottime_ns;
+    pid = entry->process.ppid();
+  }
+  return pid == 0;
+}
+
+void ProcessCache::touch(Lru::iterator it) {
+  if (it != lru_.begin()) lru_.splice(lru_.begin(), lru_, it);
+}
+
+v1::CacheStatus ProcessCache::status() const {
+  v1::CacheStatus s;
+  s.set_size(size_.load(std::memory_order_relaxed));
+  s.set_capacity(capacity_);
+  s.set_hits(hits_.load(std::memory_order_relaxed));
+  s.set_misses(misses_.load(std::memory_order_relaxed));
+  s.set_evictions(evictions_.load(std::memory_order_relaxed));
+  return s;
+}
+
+}  // namespace vajra

@@ -1,0 +1,122 @@
+/* vajra_test_helper: the real-kernel tests exec this to make exact syscalls happen.
+ *
+ *   exit N                      exit with code N (extra arguments are ignored, so tests can pad argv)
+ *   sleep-then-exit MS N        sleep MS milliseconds, then exit N
+ *   fork-child-exit N           fork; the child exits N; prints the child's pid, waits for it, exits 0
+ *   kill-self SIG               send itself SIG (exits by it when SIG is fatal)
+ *   threads N                   start N threads, join them, exit 0 (one process exit, N thread exits)
+ *   exec PATH ARGS...           execv(PATH, [ARGS...]); on failure prints errno and exits 127
+ *   exec-missing [PATH]         execve a path that does not exist, print errno, exit 0
+ *   wait-stdin MODE ARGS...     block until stdin has a byte or is closed, then run MODE ARGS...
+ *
+ * Anything the tests need to read (child pids, errno values) goes to stdout, one value per line.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: vajra_test_helper exit N | sleep-then-exit MS N | fork-child-exit N | kill-self SIG |\n"
+		"       threads N | exec PATH ARGS... | exec-missing [PATH] | wait-stdin MODE ARGS...\n");
+	return 64;
+}
+
+static int number(const char *text, long *out)
+{
+	char *end = NULL;
+
+	errno = 0;
+	*out = strtol(text, &end, 10);
+	return errno == 0 && end != text && *end == '\0';
+}
+
+static void *thread_main(void *arg)
+{
+	(void)arg;
+	return NULL;
+}
+
+static int run(int argc, char **argv)
+{
+	long a = 0, b = 0;
+
+	if (argc < 1)
+		return usage();
+	const char *mode = argv[0];
+
+	if (strcmp(mode, "exit") == 0 && argc >= 2 && number(argv[1], &a)) {
+		exit((int)a);
+	} else if (strcmp(mode, "sleep-then-exit") == 0 && argc >= 3 && number(argv[1], &a) && number(argv[2], &b)) {
+		struct timespec ts = {a / 1000, (a % 1000) * 1000000L};
+
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+		exit((int)b);
+	} else if (strcmp(mode, "fork-child-exit") == 0 && argc >= 2 && number(argv[1], &a)) {
+		pid_t child = fork();
+		int status = 0;
+
+		if (child < 0) {
+			perror("fork");
+			return 1;
+		}
+		if (child == 0)
+			_exit((int)a);
+		printf("%d\n", (int)child);
+		fflush(stdout);
+		while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+			;
+		return 0;
+	} else if (strcmp(mode, "kill-self") == 0 && argc >= 2 && number(argv[1], &a)) {
+		kill(getpid(), (int)a);
+		/* A blocked or ignored signal lands here. */
+		return 1;
+	} else if (strcmp(mode, "threads") == 0 && argc >= 2 && number(argv[1], &a) && a >= 0 && a <= 256) {
+		pthread_t threads[256];
+
+		for (long i = 0; i < a; i++) {
+			if (pthread_create(&threads[i], NULL, thread_main, NULL) != 0) {
+				fprintf(stderr, "pthread_create failed\n");
+				return 1;
+			}
+		}
+		for (long i = 0; i < a; i++)
+			pthread_join(threads[i], NULL);
+		return 0;
+	} else if (strcmp(mode, "exec") == 0 && argc >= 3) {
+		execv(argv[1], argv + 2);
+		printf("%d\n", errno);
+		return 127;
+	} else if (strcmp(mode, "exec-missing") == 0) {
+		const char *path = argc >= 2 ? argv[1] : "/nonexistent/vajra-test-missing";
+		char *args[] = {(char *)path, NULL};
+
+		execve(path, args, environ);
+		printf("%d\n", errno);
+		return 0;
+	} else if (strcmp(mode, "wait-stdin") == 0 && argc >= 2) {
+		char byte;
+
+		while (read(STDIN_FILENO, &byte, 1) < 0 && errno == EINTR)
+			;
+		return run(argc - 1, argv + 1);
+	}
+	return usage();
+}
+
+int main(int argc, char **argv)
+{
+	return run(argc - 1, argv + 1);
+}

@@ -1,0 +1,181 @@
+// A real container: runc runs a busybox-static rootfs in its own pid, mount, net, uts and ipc
+// namespaces under a docker-style cgroup; the exec inside must be attributed to it.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "harness.h"
+
+using namespace vajra::v1;
+
+namespace {
+
+std::vector<std::string> strings(const google::protobuf::RepeatedPtrField<std::string>& field) {
+  return {field.begin(), field.end()};
+}
+
+std::string find_program(const std::string& name) {
+  for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+    const std::string path = std::string(dir) + "/" + name;
+    if (access(path.c_str(), X_OK) == 0) return path;
+  }
+  return "";
+}
+
+// Removes the container whatever happened to the test.
+struct ContainerGuard {
+  std::string runc, name;
+  ~ContainerGuard() {
+    if (!runc.empty()) vt::run({runc, "delete", "-f", name});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("container: an exec in a runc container carries docker attribution and its own namespaces") {
+  REQUIRE_KERNEL();
+  const std::string runc = find_program("runc");
+  const std::string busybox = find_program("busybox");
+  if (runc.empty() || busybox.empty()) {
+    const char* ci = getenv("CI");
+    if (ci && std::string(ci) == "true") FAIL("runc and busybox-static are needed (scripts/install-deps.sh)");
+    WARN("skipping: runc or busybox not installed");
+    return;
+  }
+
+  // Bundle: busybox-static as /bin/busybox with /bin/sh pointing at it.
+  vt::TempDir bundle("vajra-bundle");
+  namespace fs = std::filesystem;
+  fs::create_directories(bundle.file("rootfs/bin"));
+  fs::copy_file(busybox, bundle.file("rootfs/bin/busybox"));
+  fs::permissions(bundle.file("rootfs/bin/busybox"), fs::perms(0755));
+  fs::create_symlink("busybox", bundle.file("rootfs/bin/sh"));
+  vt::SpawnOptions in_bundle;
+  in_bundle.cwd = bundle.path();
+  const vt::RunResult spec = vt::run({runc, "spec"}, in_bundle);
+  REQUIRE(spec.exit_code() == 0);
+
+  const std::string id = vt::random_hex(64);
+  const std::string name = "vajra-test-" + vt::random_hex(12);
+  const std::string cgroup = "/system.slice/docker-" + id + ".scope";
+  const std::string marker = "vajra-container-" + vt::random_hex(8);
+  const std::string script = "read line; /bin/busybox true " + marker + "; exit 0";
+  const std::vector<std::string> sh_argv{"/bin/sh", "-c", script};
+  const std::vector<std::string> true_argv{"/bin/busybox", "true", marker};
+  {
+    nlohmann::json config = nlohmann::json::parse(vt::read_file(bundle.file("config.json")));
+    config["process"]["terminal"] = false;
+    config["process"]["args"] = sh_argv;
+    config["linux"]["cgroupsPath"] = cgroup;
+    std::ofstream(bundle.file("config.json")) << config.dump(2);
+  }
+
+  vt::Daemon daemon;
+  SubscribeRequest request;
+  request.add_container_ids(id);
+  vt::EventStream stream(daemon, request);
+
+  ContainerGuard guard{runc, name};
+  vt::Child container({runc, "run", "--bundle", bundle.path(), name});
+
+  const Event sh = stream.wait_for(
+      [](const Event& e) { return e.kind() == EVENT_KIND_EXEC && e.process().argv_size() > 0 && e.process().argv(0) == "/bin/sh"; },
+      "exec of /bin/sh in the container");
+  const pid_t sh_pid = static_cast<pid_t>(sh.process().pid());
+  // Facts about the container, read while its shell waits on stdin.
+  const std::string mount = vt::cgroup2_mount();
+  const uint64_t cgroup_inode = vt::inode_of(mount + cgroup);
+  REQUIRE(cgroup_inode != 0);
+  REQUIRE(vt::cgroup2_path(sh_pid) == cgroup);
+  std::map<std::string, uint32_t> container_ns, host_ns;
+  for (const char* ns : {"pid", "mnt", "net", "uts", "ipc", "user", "cgroup"}) {
+    container_ns[ns] = vt::ns_inode(sh_pid, ns);
+    host_ns[ns] = vt::ns_inode(getpid(), ns);
+  }
+
+  container.release();
+  const Event e = stream.wait_for(
+      [&](const Event& x) { return x.kind() == EVENT_KIND_EXEC && strings(x.process().argv()) == true_argv; },
+      "exec of busybox true in the container");
+  const int status = container.wait();
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+
+  {
+    INFO("shell exec event: " << vt::to_json(sh));
+    const Process& p = sh.process();
+    CHECK(p.ns_pid() == 1);
+    CHECK(p.pid() != 1);
+    CHECK(p.ppid() == static_cast<uint32_t>(container.pid()));  // runc run is the container init's parent
+    CHECK(p.exe() == "/bin/busybox");  // /bin/sh resolved, as a path inside the container
+    CHECK(strings(p.argv()) == sh_argv);
+    CHECK(p.comm() == "sh");
+    CHECK(p.cwd() == "/");
+    CHECK(p.container().runtime() == CONTAINER_RUNTIME_DOCKER);
+    CHECK(p.container().id() == id);
+    CHECK(p.cgroup_path() == cgroup);
+    CHECK(p.cgroup_id() == cgroup_inode);
+    CHECK(p.exe_hash_status() == HASH_STATUS_OK);
+    CHECK(p.exe_sha256() == vt::sha256_file(busybox));
+  }
+
+  INFO("exec event in the container: " << vt::to_json(e));
+  const Process& p = e.process();
+  CHECK(e.kind() == EVENT_KIND_EXEC);
+  CHECK(p.container().runtime() == CONTAINER_RUNTIME_DOCKER);
+  CHECK(p.container().id() == id);
+  CHECK(p.container().pod_uid() == "");
+  CHECK(p.cgroup_path() == cgroup);
+  CHECK(p.cgroup_path().find(id) != std::string::npos);
+  CHECK(p.cgroup_id() == cgroup_inode);
+  // Host pid, its pid inside the container, and its parent the container's shell (host pid).
+  CHECK(p.pid() != p.ns_pid());
+  CHECK(p.pid() > 1);
+  CHECK(p.ns_pid() >= 2);
+  CHECK(p.ns_pid() <= 10);
+  CHECK(p.tid() == p.pid());
+  CHECK(p.ppid() == static_cast<uint32_t>(sh_pid));
+  CHECK(p.uid() == 0);
+  CHECK(p.euid() == 0);
+  CHECK(p.gid() == 0);
+  CHECK(p.egid() == 0);
+  CHECK(p.exe() == "/bin/busybox");
+  CHECK(strings(p.argv()) == true_argv);
+  CHECK_FALSE(p.argv_truncated());
+  CHECK(p.comm() == "busybox");
+  CHECK(p.cwd() == "/");
+  CHECK(p.notes_size() == 0);
+  for (const char* ns : {"pid", "mnt", "net", "uts", "ipc"}) {
+    INFO("namespace " << ns);
+    CHECK(container_ns[ns] != host_ns[ns]);
+  }
+  CHECK(p.namespaces().pid() == container_ns["pid"]);
+  CHECK(p.namespaces().mnt() == container_ns["mnt"]);
+  CHECK(p.namespaces().net() == container_ns["net"]);
+  CHECK(p.namespaces().uts() == container_ns["uts"]);
+  CHECK(p.namespaces().ipc() == container_ns["ipc"]);
+  CHECK(p.namespaces().user() == container_ns["user"]);
+  CHECK(p.namespaces().cgroup() == container_ns["cgroup"]);
+  // The file executed is the rootfs copy of busybox: same bytes as the host's.
+  CHECK(p.exe_hash_status() == HASH_STATUS_OK);
+  CHECK(p.exe_sha256() == vt::sha256_file(busybox));
+  struct stat st {};
+  REQUIRE(stat(bundle.file("rootfs/bin/busybox").c_str(), &st) == 0);
+  CHECK(e.exec().exe_inode() == st.st_ino);
+  CHECK(e.exec().exe_size() == static_cast<uint64_t>(st.st_size));
+  REQUIRE(p.ancestry_size() >= 2);
+  CHECK(p.ancestry(0).pid() == static_cast<uint32_t>(sh_pid));
+  CHECK(p.ancestry(0).exe() == "/bin/busybox");
+  CHECK(strings(p.ancestry(0).argv()) == sh_argv);
+  CHECK(p.ancestry(1).pid() == static_cast<uint32_t>(container.pid()));
+  CHECK(p.ancestry(1).exe() == vt::realpath_of(runc));
+}

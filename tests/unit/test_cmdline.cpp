@@ -1,0 +1,143 @@
+// argv and environment decoding: osquery's cmdline quoting, JSON argv, UTF-8 repair, NUL splitting.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cmdline.h"
+
+using namespace vajra;
+using namespace std::string_literals;
+
+TEST_CASE("cmdline: arguments are joined by single spaces", "[cmdline]") {
+  CHECK(join_cmdline({}) == "");
+  CHECK(join_cmdline({"/bin/true"}) == "/bin/true");
+  CHECK(join_cmdline({"ls", "-l", "/tmp"}) == "ls -l /tmp");
+}
+
+TEST_CASE("cmdline: arguments holding whitespace are single-quoted, as osquery does", "[cmdline]") {
+  CHECK(join_cmdline({"sh", "-c", "echo hi"}) == "sh -c 'echo hi'");
+  CHECK(join_cmdline({"printf", "a\tb"}) == "printf 'a\tb'");
+  CHECK(join_cmdline({"x", "line1\nline2"}) == "x 'line1\nline2'");
+  CHECK(join_cmdline({"x", "\v", "\f", "\r"}) == "x '\v' '\f' '\r'");
+  CHECK(join_cmdline({" "}) == "' '");
+}
+
+TEST_CASE("cmdline: osquery's lossy corners are kept for compatibility", "[cmdline]") {
+  // Embedded quotes are not escaped.
+  CHECK(join_cmdline({"echo", "it's"}) == "echo it's");
+  CHECK(join_cmdline({"echo", "it's here"}) == "echo 'it's here'");
+  CHECK(join_cmdline({"echo", "\"a b\""}) == "echo '\"a b\"'");
+  // An empty argument leaves only its separator.
+  CHECK(join_cmdline({"a", "", "b"}) == "a  b");
+  CHECK(join_cmdline({""}) == "");
+  CHECK(join_cmdline({"a", ""}) == "a ");
+  // Only ASCII whitespace counts: a no-break space (U+00A0) is not quoted.
+  CHECK(join_cmdline({"echo", "a\u00a0b"}) == "echo a\u00a0b");
+}
+
+TEST_CASE("cmdline: json_cmdline is the exact argv as a JSON array", "[cmdline]") {
+  CHECK(json_cmdline({}) == "[]");
+  CHECK(json_cmdline({"ls", "-l"}) == R"(["ls","-l"])");
+  CHECK(json_cmdline({"sh", "-c", "echo \"hi\" \\ there", ""}) == R"(["sh","-c","echo \"hi\" \\ there",""])");
+  CHECK(json_cmdline({"\x01\n"}) == R"(["\u0001\n"])");
+  CHECK(json_cmdline({"caf\u00e9 \u2603"}) == "[\"caf\u00e9 \u2603\"]");
+
+  const std::vector<std::string> argv{"a b", "", "it's", "tab\there", "\u00e9", "--opt=\"x\""};
+  CHECK(nlohmann::json::parse(json_cmdline(argv)).get<std::vector<std::string>>() == argv);
+}
+
+TEST_CASE("cmdline: json_cmdline escapes invalid UTF-8 instead of failing", "[cmdline]") {
+  CHECK(json_cmdline({"a\xff", "ok"}) == R"(["a\\xff","ok"])");
+}
+
+TEST_CASE("utf8: valid text passes unchanged", "[utf8]") {
+  CHECK(sanitize_utf8("") == "");
+  CHECK(sanitize_utf8("plain ascii ~") == "plain ascii ~");
+  CHECK(sanitize_utf8("\0inner\0nul"s) == "\0inner\0nul"s);
+  // The first and last code point of every sequence length, and both sides of the surrogate gap.
+  for (const std::string valid : {"\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf", "\xee\x80\x80",
+                                  "\xef\xbf\xbf", "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf"}) {
+    CHECK(sanitize_utf8(valid) == valid);
+  }
+  // A literal backslash-x is text like any other; the escape is not reversible.
+  CHECK(sanitize_utf8("\\x80") == "\\x80");
+}
+
+TEST_CASE("utf8: every invalid byte becomes \\xNN", "[utf8]") {
+  CHECK(sanitize_utf8("\x80") == "\\x80");                             // lone continuation byte
+  CHECK(sanitize_utf8("a\xffz") == "a\\xffz");                         // never valid
+  CHECK(sanitize_utf8("\xf5\x80\x80\x80") == "\\xf5\\x80\\x80\\x80");  // lead byte past U+10FFFF
+  CHECK(sanitize_utf8("\xc0\xaf") == "\\xc0\\xaf");                    // overlong '/'
+  CHECK(sanitize_utf8("\xc1\xbf") == "\\xc1\\xbf");                    // overlong
+  CHECK(sanitize_utf8("\xe0\x9f\xbf") == "\\xe0\\x9f\\xbf");           // overlong 3-byte form
+  CHECK(sanitize_utf8("\xf0\x8f\xbf\xbf") == "\\xf0\\x8f\\xbf\\xbf");  // overlong 4-byte form
+  CHECK(sanitize_utf8("\xed\xa0\x80") == "\\xed\\xa0\\x80");           // UTF-16 surrogate U+D800
+  CHECK(sanitize_utf8("\xf4\x90\x80\x80") == "\\xf4\\x90\\x80\\x80");  // U+110000
+  CHECK(sanitize_utf8("end\xe2\x82") == "end\\xe2\\x82");              // cut short at the end
+  CHECK(sanitize_utf8("\xe2\x82"
+                      "A") == "\\xe2\\x82A");  // cut short by ASCII
+}
+
+TEST_CASE("utf8: a bad byte never swallows the good ones after it", "[utf8]") {
+  CHECK(sanitize_utf8("\xe2\xe2\x82\xac") == "\\xe2\xe2\x82\xac");  // stray lead, then a valid euro sign
+  CHECK(sanitize_utf8("\xc3\xa9\x80\xc3\xa9") == "\xc3\xa9\\x80\xc3\xa9");
+  CHECK(sanitize_utf8("\xf0\x9f\x98") == "\\xf0\\x9f\\x98");
+}
+
+TEST_CASE("split_nul: items of a NUL-separated block", "[split_nul]") {
+  bool truncated = true;
+  CHECK(split_nul(""s, 10, &truncated).empty());
+  CHECK_FALSE(truncated);
+  CHECK(split_nul("\0"s, 10, &truncated) == std::vector<std::string>{""});
+  CHECK(split_nul("ls\0-l\0"s, 10, &truncated) == std::vector<std::string>{"ls", "-l"});
+  CHECK(split_nul("ls\0-l"s, 10, &truncated) == std::vector<std::string>{"ls", "-l"});
+  CHECK(split_nul("a\0\0b\0"s, 10, &truncated) == std::vector<std::string>{"a", "", "b"});
+  CHECK(split_nul("a\0\0"s, 10, &truncated) == std::vector<std::string>{"a", ""});
+  CHECK(split_nul("\0\0"s, 10, &truncated) == std::vector<std::string>{"", ""});
+  CHECK_FALSE(truncated);
+}
+
+TEST_CASE("split_nul: stops at max_items and says so", "[split_nul]") {
+  bool truncated = false;
+  CHECK(split_nul("a\0b\0c\0"s, 2, &truncated) == std::vector<std::string>{"a", "b"});
+  CHECK(truncated);
+  CHECK(split_nul("a\0b\0"s, 2, &truncated) == std::vector<std::string>{"a", "b"});
+  CHECK_FALSE(truncated);
+  CHECK(split_nul("a\0"s, 0, &truncated).empty());
+  CHECK(truncated);
+  CHECK(split_nul(""s, 0, &truncated).empty());
+  CHECK_FALSE(truncated);
+  CHECK(split_nul("a\0b\0c"s, 1, nullptr) == std::vector<std::string>{"a"});
+}
+
+TEST_CASE("split_nul: items are sanitized", "[split_nul]") {
+  CHECK(split_nul("ok\0bad\xff\0\xc3\xa9\0"s, 10, nullptr) ==
+        std::vector<std::string>{"ok", "bad\\xff", "\xc3\xa9"});
+}
+
+TEST_CASE("env_select: picks allow-listed variables by exact name", "[env]") {
+  const std::string env = "HOME=/root\0LD_PRELOAD=/tmp/evil.so\0PATH=/bin\0LD_AUDIT=\0"s;
+  CHECK(env_select(env, {"LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH"}) ==
+        std::map<std::string, std::string>{{"LD_PRELOAD", "/tmp/evil.so"}, {"LD_AUDIT", ""}});
+  CHECK(env_select(env, {}).empty());
+  CHECK(env_select("", {"HOME"}).empty());
+  CHECK(env_select("LD_PRELOADX=1\0XLD_PRELOAD=2\0ld_preload=3\0"s, {"LD_PRELOAD"}).empty());
+}
+
+TEST_CASE("env_select: the first of a repeated name wins, as getenv() does", "[env]") {
+  CHECK(env_select("A=first\0A=second\0"s, {"A"}) == std::map<std::string, std::string>{{"A", "first"}});
+}
+
+TEST_CASE("env_select: odd entries", "[env]") {
+  // Only the first '=' separates name and value.
+  CHECK(env_select("OPTS=a=b=c\0"s, {"OPTS"}) == std::map<std::string, std::string>{{"OPTS", "a=b=c"}});
+  // An entry without '=' names no variable.
+  CHECK(env_select("A\0\0B=2\0"s, {"A", "B"}) == std::map<std::string, std::string>{{"B", "2"}});
+  // The copy can end mid-value; what was copied is kept (the caller flags the truncation).
+  CHECK(env_select("A=1\0LD_PRELOAD=/tmp/ev"s, {"LD_PRELOAD"}) ==
+        std::map<std::string, std::string>{{"LD_PRELOAD", "/tmp/ev"}});
+  CHECK(env_select("LD_PRELOAD=/tmp/\xff.so\0"s, {"LD_PRELOAD"}) ==
+        std::map<std::string, std::string>{{"LD_PRELOAD", "/tmp/\\xff.so"}});
+}

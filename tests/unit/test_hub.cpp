@@ -1,0 +1,267 @@
+// Fan-out: subscriber filters, bounded queues with counted and announced loss, closing.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <future>
+#include <string>
+#include <vector>
+
+#include "hub.h"
+
+using namespace vajra;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kContainerId = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+v1::Event process_event(v1::EventKind kind, uint32_t pid, const std::string& exe,
+                        const std::string& container_id = "") {
+  v1::Event event;
+  event.set_kind(kind);
+  v1::Process* process = event.mutable_process();
+  process->set_pid(pid);
+  process->set_exe(exe);
+  if (!container_id.empty()) {
+    process->mutable_container()->set_runtime(v1::CONTAINER_RUNTIME_DOCKER);
+    process->mutable_container()->set_id(container_id);
+  }
+  return event;
+}
+
+v1::Event loss_event(v1::LossPlace place, uint64_t count) {
+  v1::Event event;
+  event.set_kind(v1::EVENT_KIND_LOSS);
+  event.mutable_loss()->set_place(place);
+  event.mutable_loss()->set_count(count);
+  return event;
+}
+
+v1::Event exec_event(uint32_t pid) { return process_event(v1::EVENT_KIND_EXEC, pid, "/usr/bin/true"); }
+
+// Everything the subscription has queued, without waiting for more.
+std::vector<EventPtr> drain(Subscription& subscription) {
+  std::vector<EventPtr> events;
+  while (EventPtr event = subscription.next(0ms)) events.push_back(event);
+  return events;
+}
+
+}  // namespace
+
+TEST_CASE("an empty filter passes every event") {
+  const v1::SubscribeRequest everything;
+  CHECK(filter_matches(everything, exec_event(1)));
+  CHECK(filter_matches(everything, process_event(v1::EVENT_KIND_EXIT, 2, "/bin/sh", kContainerId)));
+}
+
+TEST_CASE("kinds filter passes only the listed kinds") {
+  v1::SubscribeRequest filter;
+  filter.add_kinds(v1::EVENT_KIND_EXEC);
+  filter.add_kinds(v1::EVENT_KIND_EXIT);
+  CHECK(filter_matches(filter, process_event(v1::EVENT_KIND_EXEC, 1, "/bin/a")));
+  CHECK(filter_matches(filter, process_event(v1::EVENT_KIND_EXIT, 1, "/bin/a")));
+  CHECK_FALSE(filter_matches(filter, process_event(v1::EVENT_KIND_FORK, 1, "/bin/a")));
+  CHECK_FALSE(filter_matches(filter, process_event(v1::EVENT_KIND_EXEC_FAILED, 1, "/bin/a")));
+}
+
+TEST_CASE("pids filter matches the event's process pid") {
+  v1::SubscribeRequest filter;
+  filter.add_pids(42);
+  filter.add_pids(7);
+  CHECK(filter_matches(filter, exec_event(42)));
+  CHECK(filter_matches(filter, exec_event(7)));
+  CHECK_FALSE(filter_matches(filter, exec_event(43)));
+}
+
+TEST_CASE("container filter takes the full id or a prefix of at least 12 characters") {
+  const v1::Event in_container = process_event(v1::EVENT_KIND_EXEC, 1, "/bin/sh", kContainerId);
+  const v1::Event on_host = process_event(v1::EVENT_KIND_EXEC, 1, "/bin/sh");
+  v1::SubscribeRequest filter;
+
+  SECTION("full id") {
+    filter.add_container_ids(kContainerId);
+    CHECK(filter_matches(filter, in_container));
+  }
+  SECTION("12-character prefix, as docker ps shows it") {
+    filter.add_container_ids(kContainerId.substr(0, 12));
+    CHECK(filter_matches(filter, in_container));
+  }
+  SECTION("shorter prefixes do not match") {
+    filter.add_container_ids(kContainerId.substr(0, 11));
+    CHECK_FALSE(filter_matches(filter, in_container));
+  }
+  SECTION("another container's id") {
+    filter.add_container_ids("fedcba9876543210");
+    CHECK_FALSE(filter_matches(filter, in_container));
+  }
+  SECTION("a process outside containers never matches a container filter") {
+    filter.add_container_ids(kContainerId.substr(0, 12));
+    CHECK_FALSE(filter_matches(filter, on_host));
+  }
+}
+
+TEST_CASE("exe prefix filter matches the start of the executable path") {
+  v1::SubscribeRequest filter;
+  filter.add_exe_prefixes("/usr/bin/");
+  filter.add_exe_prefixes("/tmp/");
+  CHECK(filter_matches(filter, process_event(v1::EVENT_KIND_EXEC, 1, "/usr/bin/curl")));
+  CHECK(filter_matches(filter, process_event(v1::EVENT_KIND_EXEC, 1, "/tmp/x")));
+  CHECK_FALSE(filter_matches(filter, process_event(v1::EVENT_KIND_EXEC, 1, "/usr/sbin/sshd")));
+  CHECK_FALSE(filter_matches(filter, process_event(v1::EVENT_KIND_EXEC, 1, "/usr/bin")));
+}
+
+TEST_CASE("every filter field must match") {
+  v1::SubscribeRequest filter;
+  filter.add_kinds(v1::EVENT_KIND_EXEC);
+  filter.add_pids(10);
+  filter.add_exe_prefixes("/bin/");
+  CHECK(filter_matches(filter, process_event(v1::EVENT_KIND_EXEC, 10, "/bin/sh")));
+  CHECK_FALSE(filter_matches(filter, process_event(v1::EVENT_KIND_EXIT, 10, "/bin/sh")));
+  CHECK_FALSE(filter_matches(filter, process_event(v1::EVENT_KIND_EXEC, 11, "/bin/sh")));
+  CHECK_FALSE(filter_matches(filter, process_event(v1::EVENT_KIND_EXEC, 10, "/sbin/init")));
+}
+
+TEST_CASE("loss events pass every filter") {
+  v1::SubscribeRequest filter;
+  filter.add_kinds(v1::EVENT_KIND_EXEC);
+  filter.add_pids(10);
+  filter.add_container_ids(kContainerId);
+  filter.add_exe_prefixes("/bin/");
+  CHECK(filter_matches(filter, loss_event(v1::LOSS_PLACE_KERNEL_RING, 5)));
+  CHECK(filter_matches(filter, loss_event(v1::LOSS_PLACE_PIPELINE, 5)));
+  CHECK(filter_matches(filter, loss_event(v1::LOSS_PLACE_SUBSCRIBER, 5)));
+}
+
+TEST_CASE("publish numbers events and delivers only what each filter wants") {
+  Hub hub(16);
+  v1::SubscribeRequest only_exits;
+  only_exits.add_kinds(v1::EVENT_KIND_EXIT);
+  auto everything = hub.subscribe(v1::SubscribeRequest(), 0, 100);
+  auto exits = hub.subscribe(only_exits, 1000, 200);
+
+  hub.publish(exec_event(1));
+  hub.publish(process_event(v1::EVENT_KIND_EXIT, 1, "/usr/bin/true"));
+  hub.publish(loss_event(v1::LOSS_PLACE_KERNEL_RING, 3));
+  CHECK(hub.next_seq() == 4);
+
+  const auto all = drain(*everything);
+  REQUIRE(all.size() == 3);
+  CHECK(all[0]->seq() == 1);
+  CHECK(all[1]->seq() == 2);
+  CHECK(all[2]->seq() == 3);
+
+  const auto some = drain(*exits);
+  REQUIRE(some.size() == 2);
+  CHECK(some[0]->kind() == v1::EVENT_KIND_EXIT);
+  CHECK(some[1]->kind() == v1::EVENT_KIND_LOSS);
+  CHECK(some[1]->loss().place() == v1::LOSS_PLACE_KERNEL_RING);
+  // One event, shared by both subscribers rather than copied.
+  CHECK(all[1].get() == some[0].get());
+}
+
+TEST_CASE("a slow subscriber loses events, counted and announced, while a fast one gets all") {
+  constexpr size_t kCapacity = 4;
+  constexpr uint64_t kPublished = 10;
+  Hub hub(kCapacity);
+  auto fast = hub.subscribe(v1::SubscribeRequest(), 0, 1);
+  auto slow = hub.subscribe(v1::SubscribeRequest(), 0, 2);
+
+  std::vector<uint64_t> fast_seqs;
+  for (uint64_t i = 0; i < kPublished; ++i) {
+    hub.publish(exec_event(100));
+    for (const EventPtr& event : drain(*fast)) fast_seqs.push_back(event->seq());
+  }
+  CHECK(fast_seqs == std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+
+  // The queue took the first four; the loss comes after them, where the gap is.
+  const auto received = drain(*slow);
+  REQUIRE(received.size() == kCapacity + 1);
+  for (size_t i = 0; i < kCapacity; ++i) CHECK(received[i]->seq() == i + 1);
+  const v1::Event& loss = *received.back();
+  CHECK(loss.kind() == v1::EVENT_KIND_LOSS);
+  CHECK(loss.loss().place() == v1::LOSS_PLACE_SUBSCRIBER);
+  CHECK(loss.loss().count() == kPublished - kCapacity);
+  CHECK(loss.loss().kind() == v1::EVENT_KIND_EXEC);
+
+  CHECK(slow->status().dropped() == kPublished - kCapacity);
+  CHECK(slow->status().delivered() == kCapacity);
+  CHECK(fast->status().dropped() == 0);
+  CHECK(hub.subscriber_drops() == kPublished - kCapacity);
+}
+
+TEST_CASE("a loss is announced before the first event queued after it") {
+  Hub hub(2);
+  auto subscription = hub.subscribe(v1::SubscribeRequest(), 0, 1);
+  hub.publish(exec_event(1));                                            // seq 1, queued
+  hub.publish(exec_event(1));                                            // seq 2, queued
+  hub.publish(exec_event(1));                                            // seq 3, dropped
+  hub.publish(process_event(v1::EVENT_KIND_EXIT, 1, "/usr/bin/true"));  // seq 4, dropped
+  REQUIRE(subscription->next(0ms)->seq() == 1);
+  hub.publish(exec_event(1));  // seq 5, queued behind seq 2
+
+  const auto rest = drain(*subscription);
+  REQUIRE(rest.size() == 3);
+  CHECK(rest[0]->seq() == 2);
+  CHECK(rest[1]->kind() == v1::EVENT_KIND_LOSS);
+  CHECK(rest[1]->loss().count() == 2);
+  CHECK(rest[1]->loss().kind() == v1::EVENT_KIND_UNSPECIFIED);  // exec and exit were lost
+  CHECK(rest[2]->seq() == 5);
+}
+
+TEST_CASE("drops of departed subscribers stay counted") {
+  Hub hub(1);
+  auto subscription = hub.subscribe(v1::SubscribeRequest(), 0, 1);
+  hub.publish(exec_event(1));
+  hub.publish(exec_event(1));
+  hub.unsubscribe(subscription);
+  CHECK(hub.subscribers().empty());
+  CHECK(hub.subscriber_drops() == 1);
+  hub.publish(exec_event(1));
+  CHECK(hub.subscriber_drops() == 1);
+}
+
+TEST_CASE("subscriber status reports peer, filter and queue") {
+  Hub hub(8);
+  v1::SubscribeRequest filter;
+  filter.add_pids(5);
+  auto subscription = hub.subscribe(filter, 1000, 4321);
+  hub.publish(exec_event(5));
+
+  const auto statuses = hub.subscribers();
+  REQUIRE(statuses.size() == 1);
+  CHECK(statuses[0].id() == subscription->id());
+  CHECK(statuses[0].peer_uid() == 1000);
+  CHECK(statuses[0].peer_pid() == 4321);
+  CHECK(statuses[0].queue_depth() == 1);
+  CHECK(statuses[0].queue_capacity() == 8);
+  CHECK(statuses[0].connected_ns() > 0);
+  REQUIRE(statuses[0].filter().pids_size() == 1);
+  CHECK(statuses[0].filter().pids(0) == 5);
+}
+
+TEST_CASE("close_all ends next() for waiting and later subscribers") {
+  Hub hub(8);
+  auto waiting = hub.subscribe(v1::SubscribeRequest(), 0, 1);
+  auto with_backlog = hub.subscribe(v1::SubscribeRequest(), 0, 2);
+  hub.publish(exec_event(1));
+  REQUIRE(waiting->next(0ms) != nullptr);
+
+  const auto started = std::chrono::steady_clock::now();
+  auto waited = std::async(std::launch::async, [&] { return waiting->next(10s); });
+  std::this_thread::sleep_for(50ms);
+  hub.close_all();
+  CHECK(waited.get() == nullptr);
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+  CHECK(waiting->closed());
+
+  // What was queued before the close is still handed out, then the stream ends without waiting.
+  CHECK(with_backlog->next(10s) != nullptr);
+  const auto drained = std::chrono::steady_clock::now();
+  CHECK(with_backlog->next(10s) == nullptr);
+  CHECK(std::chrono::steady_clock::now() - drained < 5s);
+
+  auto late = hub.subscribe(v1::SubscribeRequest(), 0, 3);
+  CHECK(late->closed());
+  hub.publish(exec_event(1));
+  CHECK(late->next(0ms) == nullptr);
+}

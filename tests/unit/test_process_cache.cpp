@@ -1,0 +1,142 @@
+// Process cache: exec/fork/exit bookkeeping, pid reuse, ancestry, LRU bounds and /proc seeding.
+#include <catch2/catch.hpp>
+
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "proc_reader.h"
+#include "process_cache.h"
+
+using namespace vajra;
+
+namespace {
+
+DecodedEvent exec_event(uint32_t pid, uint32_t ppid, uint64_t start, const std::string& exe) {
+  DecodedEvent d;
+  d.event.set_kind(v1::EVENT_KIND_EXEC);
+  auto& p = *d.event.mutable_process();
+  p.set_pid(pid);
+  p.set_tid(pid);
+  p.set_ppid(ppid);
+  p.set_exe(exe);
+  p.add_argv(exe);
+  p.add_argv("--flag");
+  p.set_cwd("/work");
+  p.set_start_time_ns(start + 1000);
+  d.start_boottime_ns = start;
+  return d;
+}
+
+DecodedEvent fork_event(uint32_t parent, uint64_t parent_start, uint32_t child, uint64_t child_start) {
+  DecodedEvent d;
+  d.event.set_kind(v1::EVENT_KIND_FORK);
+  d.event.mutable_process()->set_pid(parent);
+  d.event.mutable_fork()->set_child_pid(child);
+  d.event.mutable_fork()->set_child_start_time_ns(child_start + 1000);
+  d.start_boottime_ns = parent_start;
+  d.child_start_boottime_ns = child_start;
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("exec then fork: the child inherits its parent's image") {
+  ProcessCache cache(16);
+  cache.on_exec(exec_event(10, 1, 100, "/usr/bin/bash"));
+  cache.on_fork(fork_event(10, 100, 11, 200));
+  const CachedProcess* child = cache.find(11, 200);
+  REQUIRE(child);
+  CHECK(child->process.exe() == "/usr/bin/bash");
+  CHECK(child->process.ppid() == 10);
+  CHECK(child->process.argv_size() == 2);
+  CHECK(child->process.start_time_ns() == 1200);
+}
+
+TEST_CASE("a recycled pid is not mistaken for the old process") {
+  ProcessCache cache(16);
+  cache.on_exec(exec_event(10, 1, 100, "/old"));
+  CHECK(cache.find(10, 100));
+  CHECK_FALSE(cache.find(10, 999));
+  CHECK(cache.status().misses() == 1);
+}
+
+TEST_CASE("ancestry follows ppid, nearest first, and stops at pid 0") {
+  ProcessCache cache(16);
+  cache.on_exec(exec_event(1, 0, 10, "/sbin/init"));
+  cache.on_exec(exec_event(20, 1, 20, "/usr/sbin/sshd"));
+  cache.on_exec(exec_event(30, 20, 30, "/usr/bin/bash"));
+  v1::Process p;
+  CHECK(cache.fill_ancestry(30, 40, 8, p));
+  REQUIRE(p.ancestry_size() == 3);
+  CHECK(p.ancestry(0).pid() == 30);
+  CHECK(p.ancestry(0).exe() == "/usr/bin/bash");
+  CHECK(p.ancestry(0).argv(1) == "--flag");
+  CHECK(p.ancestry(1).pid() == 20);
+  CHECK(p.ancestry(2).pid() == 1);
+
+  v1::Process shallow;
+  CHECK_FALSE(cache.fill_ancestry(30, 40, 2, shallow));
+  CHECK(shallow.ancestry_size() == 2);
+}
+
+TEST_CASE("ancestry refuses a parent that started after its child") {
+  ProcessCache cache(16);
+  cache.on_exec(exec_event(20, 1, 500, "/stranger"));  // pid 20 reused after our process started
+  v1::Process p;
+  CHECK_FALSE(cache.fill_ancestry(20, 100, 8, p));
+  CHECK(p.ancestry_size() == 0);
+}
+
+TEST_CASE("exited processes stay for their descendants' ancestry") {
+  ProcessCache cache(16);
+  cache.on_exec(exec_event(1, 0, 10, "/sbin/init"));
+  cache.on_exec(exec_event(20, 1, 20, "/bin/sh"));
+  cache.on_exit(20, 20);
+  v1::Process p;
+  CHECK(cache.fill_ancestry(20, 30, 8, p));
+  CHECK(p.ancestry(0).exe() == "/bin/sh");
+}
+
+TEST_CASE("the LRU bound evicts the least recently used and counts it") {
+  ProcessCache cache(2);
+  cache.on_exec(exec_event(1, 0, 1, "/a"));
+  cache.on_exec(exec_event(2, 0, 2, "/b"));
+  CHECK(cache.find(1, 1));  // touch 1: 2 is now the oldest
+  cache.on_exec(exec_event(3, 0, 3, "/c"));
+  CHECK(cache.find(1, 1));
+  CHECK_FALSE(cache.find(2, 2));
+  CHECK(cache.find(3, 3));
+  CHECK(cache.status().evictions() == 1);
+  CHECK(cache.status().size() == 2);
+}
+
+TEST_CASE("seeding reads this very process from /proc") {
+  BootClock clock;
+  ProcessCache cache(65536);
+  CHECK(cache.seed_from_proc(clock) > 1);
+  auto self = read_proc_process("/proc", getpid(), find_cgroup2_mount(), clock);
+  REQUIRE(self);
+  CHECK(self->process.pid() == static_cast<uint32_t>(getpid()));
+  CHECK(self->process.ppid() == static_cast<uint32_t>(getppid()));
+  CHECK(self->process.uid() == getuid());
+  CHECK(self->process.exe() == read_proc_process("/proc", getpid(), "", clock)->process.exe());
+  CHECK(self->process.exe().find("vajra_unit_tests") != std::string::npos);
+  CHECK(self->process.argv_size() >= 1);
+  CHECK(self->process.namespaces().pid() != 0);
+  CHECK(self->process.namespaces().mnt() != 0);
+  CHECK(self->has_exe_identity);
+  CHECK_FALSE(self->start_precise);
+  // The seeded entry is the same incarnation the kernel would report (within a clock tick).
+  CHECK(cache.find(getpid(), self->start_boottime_ns + 5'000'000));
+}
+
+TEST_CASE("cgroup2 mount is found in mountinfo") {
+  const std::string mount = find_cgroup2_mount();
+  CHECK_FALSE(mount.empty());
+  CHECK(mount.rfind("/sys/fs/cgroup", 0) == 0);
+}
+
+TEST_CASE("kernel dev encoding matches the kernel's MKDEV") {
+  CHECK(kernel_dev(makedev(8, 1)) == ((8u << 20) | 1));
+  CHECK(kernel_dev(makedev(0, 300)) == 300u);
+}
