@@ -441,6 +441,22 @@ void check_one_document(const Document& doc, const std::string& text) {
 
 }  // namespace
 
+// The largest exec record must fit the ring several times over, or a burst of long command lines
+// could never be written and every such exec would be lost.
+void check_ring_holds_exec(const Document& doc, const YAML::Node& root, const Config& config) {
+  constexpr uint64_t kRecordsPerRing = 4;
+  const uint64_t largest_exec = sizeof(vj_exec_record) + 2 * VJ_PATH_SECTION_MAX + VJ_CGROUP_SECTION_MAX +
+                                config.process.argv_max_bytes + config.process.env_max_bytes;
+  if (config.buffers.ring_buffer_bytes >= kRecordsPerRing * largest_exec) return;
+  const YAML::Node& top = root;
+  const YAML::Node buffers = top.IsMap() ? top["buffers"] : YAML::Node();
+  const YAML::Node ring = buffers.IsMap() ? buffers["ring_buffer_bytes"] : YAML::Node();
+  doc.fail(ring ? doc.line_of(ring) : 1, "buffers.ring_buffer_bytes",
+           std::to_string(config.buffers.ring_buffer_bytes) + " bytes cannot hold " +
+               std::to_string(kRecordsPerRing) + " exec records of up to " + std::to_string(largest_exec) +
+               " bytes (process.argv_max_bytes + process.env_max_bytes + paths); raise it or lower those");
+}
+
 Config parse_config(const std::string& yaml_text, const std::string& source) {
   const Document doc(yaml_text, source);
   YAML::Node root;
@@ -461,6 +477,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
   top.read_into("hash", config.hash, read_hash);
   top.read_into("buffers", config.buffers, read_buffers);
   top.read_into("log", config.log_level, read_log);
+  check_ring_holds_exec(doc, root, config);
   return config;
 }
 

@@ -260,6 +260,17 @@ void append_cache(std::string& out, const char* name, const v1::CacheStatus& cac
           ull(cache.capacity()), ull(cache.hits()), ull(cache.misses()), ull(cache.evictions()));
 }
 
+// Every kind in the proto a subscriber can ask for, in the proto's order.
+std::vector<v1::EventKind> selectable_kinds() {
+  std::vector<v1::EventKind> kinds;
+  const google::protobuf::EnumDescriptor* descriptor = v1::EventKind_descriptor();
+  for (int i = 0; i < descriptor->value_count(); ++i) {
+    const auto kind = static_cast<v1::EventKind>(descriptor->value(i)->number());
+    if (kind != v1::EVENT_KIND_UNSPECIFIED && kind != v1::EVENT_KIND_LOSS) kinds.push_back(kind);
+  }
+  return kinds;
+}
+
 }  // namespace
 
 std::string kind_name(v1::EventKind kind) {
@@ -270,10 +281,7 @@ std::vector<v1::EventKind> kinds_named(std::string_view name) {
   for (const KindGroup& group : kKindGroups) {
     if (name == group.name) return group.kinds;
   }
-  const google::protobuf::EnumDescriptor* kinds = v1::EventKind_descriptor();
-  for (int i = 0; i < kinds->value_count(); ++i) {
-    const auto kind = static_cast<v1::EventKind>(kinds->value(i)->number());
-    if (kind == v1::EVENT_KIND_UNSPECIFIED || kind == v1::EVENT_KIND_LOSS) continue;
+  for (v1::EventKind kind : selectable_kinds()) {
     if (name == kind_name(kind)) return {kind};
   }
   return {};
@@ -281,12 +289,7 @@ std::vector<v1::EventKind> kinds_named(std::string_view name) {
 
 std::vector<std::string> kind_names() {
   std::vector<std::string> names;
-  const google::protobuf::EnumDescriptor* kinds = v1::EventKind_descriptor();
-  for (int i = 0; i < kinds->value_count(); ++i) {
-    const auto kind = static_cast<v1::EventKind>(kinds->value(i)->number());
-    if (kind == v1::EVENT_KIND_UNSPECIFIED || kind == v1::EVENT_KIND_LOSS) continue;
-    names.push_back(kind_name(kind));
-  }
+  for (v1::EventKind kind : selectable_kinds()) names.push_back(kind_name(kind));
   for (const KindGroup& group : kKindGroups) names.emplace_back(group.name);
   return names;
 }
@@ -305,7 +308,9 @@ void append_event_text(const v1::Event& event, std::string& line) {
     const v1::LossEvent& loss = event.loss();
     append_number_field(line, "count", loss.count());
     append_text_field(line, "place", place_name(loss.place()));
-    if (loss.kind() != v1::EVENT_KIND_UNSPECIFIED) append_text_field(line, "kind", kind_name(loss.kind()));
+    if (loss.kind() != v1::EVENT_KIND_UNSPECIFIED) {
+      append_text_field(line, "kind", kind_name(loss.kind()));
+    }
     return;
   }
 

@@ -49,8 +49,13 @@ std::optional<Hasher::Pending> Enricher::enrich(DecodedEvent& decoded) {
     remember_cgroup(process.cgroup_id(), process.cgroup_path(), process.container());
     cache_.on_exec(decoded);
     if (decoded.has_exe_identity) pending = hasher_.request(decoded.exe_identity, open_path(process));
-  } else {
-    fill_from_cache(decoded);
+  } else if (const CachedProcess* entry = fill_from_cache(decoded)) {
+    if (entry->has_exe_identity) {
+      pending = hasher_.request(entry->exe_identity, open_path(process));
+    } else {
+      process.set_exe_hash_status(v1::HASH_STATUS_UNREADABLE);
+      process.set_exe_hash_error("exe identity unknown (kernel thread, or exe deleted before vajrad saw it)");
+    }
   }
 
   const bool complete = cache_.fill_ancestry(process.ppid(), decoded.start_boottime_ns, config_.ancestry_depth, process);
@@ -62,7 +67,7 @@ std::optional<Hasher::Pending> Enricher::enrich(DecodedEvent& decoded) {
   return pending;
 }
 
-void Enricher::fill_from_cache(DecodedEvent& decoded) {
+const CachedProcess* Enricher::fill_from_cache(DecodedEvent& decoded) {
   v1::Process& process = *decoded.event.mutable_process();
   const CachedProcess* entry = cache_.find(process.pid(), decoded.start_boottime_ns);
   if (!entry) {
@@ -78,11 +83,11 @@ void Enricher::fill_from_cache(DecodedEvent& decoded) {
       process.set_cgroup_path(entry->process.cgroup_path());
       *process.mutable_container() = entry->process.container();
     }
-    fill_hash_if_known(process, *entry);
   } else {
     process.add_notes("process not in cache and gone from /proc: exe, argv and cwd unknown");
   }
   if (process.cgroup_path().empty()) fill_cgroup(process);
+  return entry;
 }
 
 void Enricher::fill_cgroup(v1::Process& process) {
@@ -101,24 +106,6 @@ void Enricher::fill_cgroup(v1::Process& process) {
     }
   }
   process.add_notes("cgroup path unknown for cgroup id " + std::to_string(process.cgroup_id()));
-}
-
-void Enricher::fill_hash_if_known(v1::Process& process, const CachedProcess& entry) {
-  if (!entry.has_exe_identity) {
-    process.set_exe_hash_status(v1::HASH_STATUS_UNREADABLE);
-    process.set_exe_hash_error("exe identity unknown (kernel thread or deleted file)");
-    return;
-  }
-  if (auto known = hasher_.lookup(entry.exe_identity)) {
-    process.set_exe_hash_status(known->status);
-    process.set_exe_sha256(known->sha256);
-    process.set_exe_hash_error(known->error);
-    return;
-  }
-  // Not hashed yet (e.g. a process older than the daemon): start it so later events carry it.
-  hasher_.request(entry.exe_identity, open_path(process));
-  process.set_exe_hash_status(v1::HASH_STATUS_TIMEOUT);
-  process.set_exe_hash_error("hash not computed yet; requested for later events");
 }
 
 std::string Enricher::open_path(const v1::Process& process) const {

@@ -18,8 +18,8 @@ class Enricher {
  public:
   Enricher(const ProcessConfig& config, ProcessCache& cache, Hasher& hasher, const BootClock& clock);
 
-  // Enriches `decoded` in place. For exec events returns the pending exe hash the publisher should
-  // wait for (bounded by hash.max_wait_ms); other events get a hash only when one is already known.
+  // Enriches `decoded` in place. Returns the exe hash to attach when the process's executable is
+  // known; the publisher decides how long it may wait for it.
   std::optional<Hasher::Pending> enrich(DecodedEvent& decoded);
 
  private:
@@ -27,9 +27,9 @@ class Enricher {
     std::string path;
     v1::Container container;
   };
-  void fill_from_cache(DecodedEvent& decoded);
+  // Returns the cached exe identity of the event's process, if there is one.
+  const CachedProcess* fill_from_cache(DecodedEvent& decoded);
   void fill_cgroup(v1::Process& process);
-  void fill_hash_if_known(v1::Process& process, const CachedProcess& entry);
   std::string open_path(const v1::Process& process) const;
   void remember_cgroup(uint64_t id, const std::string& path, const v1::Container& container);
 

@@ -86,10 +86,10 @@ void Pipeline::on_record(const void* data, size_t size) {
   const v1::EventKind kind = decoded.event.kind();
   counters_.received[kind].fetch_add(1, std::memory_order_relaxed);
   item.hash = enricher_.enrich(decoded);
-  if (kind == v1::EVENT_KIND_EXEC)
-    item.hash_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.hash.max_wait_ms);
-  else if (!decoded.event.process().exe_hash_status())
-    decoded.event.mutable_process()->set_exe_hash_status(v1::HASH_STATUS_NOT_APPLICABLE);
+  // Only an exec waits: it is the first event of a new image. Later events of the same process are
+  // published after it, so its wait already covered them; they take the hash if it is done.
+  item.hash_deadline = std::chrono::steady_clock::now();
+  if (kind == v1::EVENT_KIND_EXEC) item.hash_deadline += std::chrono::milliseconds(config_.hash.max_wait_ms);
   item.event = std::move(decoded.event);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -142,14 +142,21 @@ void Pipeline::publish_losses() {
 void Pipeline::apply_hash(Item& item) {
   v1::Process& process = *item.event.mutable_process();
   if (!item.hash) {
-    process.set_exe_hash_status(v1::HASH_STATUS_UNREADABLE);
-    process.set_exe_hash_error("exe file was deleted before it could be hashed");
+    if (item.event.kind() == v1::EVENT_KIND_EXEC) {
+      process.set_exe_hash_status(v1::HASH_STATUS_UNREADABLE);
+      process.set_exe_hash_error("exe file was deleted before it could be hashed");
+    } else if (process.exe_hash_status() == v1::HASH_STATUS_UNSPECIFIED) {
+      process.set_exe_hash_status(v1::HASH_STATUS_UNREADABLE);
+      process.set_exe_hash_error("executable unknown: process not in cache");
+    }
     return;
   }
   if (item.hash->wait_until(item.hash_deadline) != std::future_status::ready) {
     process.set_exe_hash_status(v1::HASH_STATUS_TIMEOUT);
-    process.set_exe_hash_error("not hashed within hash.max_wait_ms (" + std::to_string(config_.hash.max_wait_ms) +
-                               " ms); later execs of this file will carry it");
+    process.set_exe_hash_error(item.event.kind() == v1::EVENT_KIND_EXEC
+                                   ? "not hashed within hash.max_wait_ms (" + std::to_string(config_.hash.max_wait_ms) +
+                                         " ms); later events of this file will carry it"
+                                   : "not hashed yet when this event was published; later events will carry it");
     return;
   }
   try {
@@ -178,7 +185,7 @@ void Pipeline::publish_loop() {
     }
     publish_losses();
     if (!item) continue;
-    if (item->event.kind() == v1::EVENT_KIND_EXEC) apply_hash(*item);
+    apply_hash(*item);
     const v1::EventKind kind = item->event.kind();
     hub_.publish(std::move(item->event));
     counters_.published[kind].fetch_add(1, std::memory_order_relaxed);

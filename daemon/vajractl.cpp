@@ -30,7 +30,6 @@ using vajra::v1::EventKind;
 
 constexpr const char* kDefaultSocket = "/run/vajra/vajra.sock";
 constexpr std::chrono::seconds kStatusTimeout{10};
-constexpr size_t kMinContainerPrefix = 12;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
@@ -57,7 +56,7 @@ Options:
 Event filters (repeat a flag to allow several values; different flags must all match):
   --kind K          one of: %s
   --pid N           the event's process id
-  --container ID    container id, in full or a prefix of at least 12 characters
+  --container ID    container id in full (any runtime, LXC names too), or a prefix of at least 12 characters
   --exe-prefix P    the process's executable path starts with P
   --count N         exit after N events (Loss events, which are always shown, do not count)
 
@@ -148,10 +147,7 @@ Options parse_args(int argc, char** argv) {
     } else if (flag == "--container") {
       events_only_flag = flag;
       const std::string id = value();
-      if (id.size() < kMinContainerPrefix) {
-        usage_error("--container: '" + id + "' is shorter than 12 characters; give the full id or "
-                    "a prefix of at least 12");
-      }
+      if (id.empty()) usage_error("--container: the id is empty");
       options.filter.add_container_ids(id);
     } else if (flag == "--exe-prefix") {
       events_only_flag = flag;
@@ -249,10 +245,18 @@ int report_failure(const Options& options, const grpc::Status& status, bool stre
     case grpc::StatusCode::OK:
       std::fprintf(stderr, "vajractl: vajrad ended the stream\n");
       break;
-    case grpc::StatusCode::UNAVAILABLE:
-      std::fprintf(stderr, "vajractl: %s vajrad at %s: %s\n", stream_was_up ? "lost" : "cannot reach",
-                   options.socket.c_str(), connect_reason(options, status.error_message()).c_str());
+    case grpc::StatusCode::UNAVAILABLE: {
+      const std::string reason = connect_reason(options, status.error_message());
+      // vajrad closes connections from peers it does not allow before a word of HTTP/2.
+      const bool hung_up = reason == "Socket closed" || reason == "Broken pipe" ||
+                           reason == "Connection reset by peer";
+      std::fprintf(stderr, "vajractl: %s vajrad at %s: %s%s\n", stream_was_up ? "lost" : "cannot reach",
+                   options.socket.c_str(), reason.c_str(),
+                   hung_up && !stream_was_up
+                       ? " (vajrad refuses users not in its socket.allow_uids or socket.allow_gids)"
+                       : "");
       break;
+    }
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       std::fprintf(stderr, "vajractl: cannot reach vajrad at %s: no answer within %llds\n",
                    options.socket.c_str(), static_cast<long long>(kStatusTimeout.count()));

@@ -120,7 +120,7 @@ hash:
   max_wait_ms: 10000
   cache_size: 1024
 buffers:
-  ring_buffer_bytes: 65536
+  ring_buffer_bytes: 1048576
   pipeline_queue: 16
   subscriber_queue: 16777216
 log:
@@ -148,7 +148,7 @@ log:
   CHECK(config.hash.max_file_size == (1ull << 40));
   CHECK(config.hash.max_wait_ms == 10000);
   CHECK(config.hash.cache_size == 1024);
-  CHECK(config.buffers.ring_buffer_bytes == 65536);
+  CHECK(config.buffers.ring_buffer_bytes == 1048576);
   CHECK(config.buffers.pipeline_queue == 16);
   CHECK(config.buffers.subscriber_queue == 16777216);
   CHECK(config.log_level == "debug");
@@ -427,4 +427,17 @@ TEST_CASE("config: files", "[config]") {
     REQUIRE_THROWS_WITH(load_config_file("/dev/zero"),
                         "config file /dev/zero is larger than 1 MiB; is it the right file?");
   }
+}
+
+TEST_CASE("config: the ring buffer must hold several of the largest exec records") {
+  CHECK_NOTHROW(parse_config("process:\n  env_max_bytes: 0\n  argv_max_bytes: 4096\nbuffers:\n  ring_buffer_bytes: 65536\n",
+                             "t.yaml"));
+  try {
+    parse_config("buffers:\n  pipeline_queue: 64\n  ring_buffer_bytes: 262144\n", "t.yaml");
+    FAIL("a ring too small for the default argv cap was accepted");
+  } catch (const ConfigError& e) {
+    CHECK_THAT(e.what(), Catch::StartsWith("t.yaml:3: buffers.ring_buffer_bytes: 262144 bytes cannot hold 4 exec records"));
+  }
+  // The default ring holds the largest argv and environment caps.
+  CHECK_NOTHROW(parse_config("process:\n  argv_max_bytes: 131072\n  env_max_bytes: 32768\n", "t.yaml"));
 }

@@ -75,8 +75,9 @@ TEST_CASE("the hasher caches results by identity") {
   REQUIRE(cached);
   CHECK(cached->sha256 == kAbcSha256);
   // A second request is answered from the cache without reading the file.
+  const FileIdentity identity = file.identity();
   unlink(file.path.c_str());
-  CHECK(hasher.request(file.identity(), file.path).get().sha256 == kAbcSha256);
+  CHECK(hasher.request(identity, file.path).get().sha256 == kAbcSha256);
   CHECK(hasher.status().hits() == 1);
 }
 
