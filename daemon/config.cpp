@@ -391,10 +391,28 @@ void read_hash(const Value& v, HashConfig& hash) {
 }
 
 void read_buffers(const Value& v, BufferConfig& buffers) {
-  const Section s(v, {"ring_buffer_bytes", "pipeline_queue", "subscriber_queue"});
+  const Section s(v, {"ring_buffer_bytes", "pipeline_queue", "subscriber_queue", "replay_events"});
   s.read("ring_buffer_bytes", buffers.ring_buffer_bytes, read_ring_buffer_bytes);
   s.read("pipeline_queue", buffers.pipeline_queue, u32_between(16, 16777216));
   s.read("subscriber_queue", buffers.subscriber_queue, u32_between(16, 16777216));
+  s.read("replay_events", buffers.replay_events, u32_between(0, 1000000));
+}
+
+std::string read_table_names(const Value& v) {
+  const std::string mode = read_string(v);
+  if (mode != "auto" && mode != "bpf" && mode != "vajra")
+    v.fail("expected auto, bpf or vajra, got " + describe(v.node));
+  return mode;
+}
+
+void read_bridge(const Value& v, BridgeConfig& bridge) {
+  const Section s(v, {"daemon_socket", "user", "table_names", "retention_seconds", "max_rows"});
+  s.read("daemon_socket", bridge.daemon_socket,
+         [](const Value& path) { return read_string(path).empty() ? std::string() : read_socket_path(path); });
+  s.read("user", bridge.user, read_string);
+  s.read("table_names", bridge.table_names, read_table_names);
+  s.read("retention_seconds", bridge.retention_seconds, u32_between(60, 604800));
+  s.read("max_rows", bridge.max_rows, u32_between(1000, 10000000));
 }
 
 void read_log(const Value& v, std::string& log_level) {
@@ -470,12 +488,13 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
 
   Config config;
   config.source = source;
-  const Section top(Value{&doc, "", root}, {"socket", "events", "process", "hash", "buffers", "log"});
+  const Section top(Value{&doc, "", root}, {"socket", "events", "process", "hash", "buffers", "bridge", "log"});
   top.read_into("socket", config.socket, read_socket);
   top.read_into("events", config.events, read_events);
   top.read_into("process", config.process, read_process);
   top.read_into("hash", config.hash, read_hash);
   top.read_into("buffers", config.buffers, read_buffers);
+  top.read_into("bridge", config.bridge, read_bridge);
   top.read_into("log", config.log_level, read_log);
   check_ring_holds_exec(doc, root, config);
   return config;

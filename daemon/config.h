@@ -52,6 +52,16 @@ struct BufferConfig {
   uint32_t ring_buffer_bytes = 8u << 20;  // per probe family; power of two, multiple of the page size
   uint32_t pipeline_queue = 65536;        // events between decode and fan-out
   uint32_t subscriber_queue = 16384;      // events queued per subscriber
+  uint32_t replay_events = 8192;          // recent events kept for subscribers that resume; 0 = none
+};
+
+// Settings of the osquery bridge (vajra.ext), read from the same file's `bridge:` section.
+struct BridgeConfig {
+  std::string daemon_socket;      // empty: the daemon's socket.path
+  std::string user = "nobody";    // drop to this user after start-up; empty keeps the launching user
+  std::string table_names = "auto";  // auto: bpf_* unless osquery owns a name, then vajra_*; bpf; vajra
+  uint32_t retention_seconds = 3600;  // like osquery's events_expiry
+  uint32_t max_rows = 100000;         // per table; the oldest rows go first
 };
 
 struct Config {
@@ -61,6 +71,7 @@ struct Config {
   ProcessConfig process;
   HashConfig hash;
   BufferConfig buffers;
+  BridgeConfig bridge;
   std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
 };
 

@@ -191,6 +191,7 @@ void append_body(std::string& line, const v1::Event& event) {
     }
     case v1::Event::kExec:  // exe and cmdline are its essentials
     case v1::Event::kLoss:  // printed by the caller, without a process
+    case v1::Event::kStreamStart:  // not an event of the host: vajractl reports it on stderr
     case v1::Event::BODY_NOT_SET:
       break;
   }
@@ -266,7 +267,9 @@ std::vector<v1::EventKind> selectable_kinds() {
   const google::protobuf::EnumDescriptor* descriptor = v1::EventKind_descriptor();
   for (int i = 0; i < descriptor->value_count(); ++i) {
     const auto kind = static_cast<v1::EventKind>(descriptor->value(i)->number());
-    if (kind != v1::EVENT_KIND_UNSPECIFIED && kind != v1::EVENT_KIND_LOSS) kinds.push_back(kind);
+    // Loss and StreamStart reach every subscriber whatever its filter.
+    if (kind != v1::EVENT_KIND_UNSPECIFIED && kind != v1::EVENT_KIND_LOSS && kind != v1::EVENT_KIND_STREAM_START)
+      kinds.push_back(kind);
   }
   return kinds;
 }
@@ -353,7 +356,10 @@ std::string format_status_text(const v1::StatusResponse& status, uint64_t now_ns
   appendf(out, "  kernel       %s\n", status.kernel_release().c_str());
   appendf(out, "  config       %s\n",
           status.config_path().empty() ? "built-in defaults" : status.config_path().c_str());
+  appendf(out, "  instance     %s\n", status.daemon_instance().c_str());
   appendf(out, "  next seq     %llu\n", ull(status.next_seq()));
+  appendf(out, "  replay       %llu of %llu events retained for resuming subscribers\n",
+          ull(status.replay_retained()), ull(status.replay_capacity()));
 
   out += "\nfeatures\n";
   for (const v1::KernelFeature& feature : status.features()) {

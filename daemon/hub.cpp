@@ -25,23 +25,27 @@ bool container_matches(const std::string& wanted, const std::string& actual) {
   return actual == wanted || (wanted.size() >= kMinContainerPrefix && starts_with(actual, wanted));
 }
 
-// The Loss event a subscriber sees in place of the events its full queue could not take.
-EventPtr subscriber_loss(uint64_t count, v1::EventKind kind) {
+EventPtr loss_event(v1::LossPlace place, uint64_t count, v1::EventKind kind) {
   auto event = std::make_shared<v1::Event>();
   event->set_time_ns(wall_clock_ns());
   event->set_kind(v1::EVENT_KIND_LOSS);
   v1::LossEvent* loss = event->mutable_loss();
-  loss->set_place(v1::LOSS_PLACE_SUBSCRIBER);
+  loss->set_place(place);
   loss->set_count(count);
   loss->set_kind(kind);
   return event;
 }
 
+// The Loss event a subscriber sees in place of the events its full queue could not take.
+EventPtr subscriber_loss(uint64_t count, v1::EventKind kind) {
+  return loss_event(v1::LOSS_PLACE_SUBSCRIBER, count, kind);
+}
+
 }  // namespace
 
 bool filter_matches(const v1::SubscribeRequest& filter, const v1::Event& event) {
-  // A consumer must always learn that it is missing events, whatever it asked for.
-  if (event.kind() == v1::EVENT_KIND_LOSS) return true;
+  // A consumer must always learn that it is missing events, and where its stream starts.
+  if (event.kind() == v1::EVENT_KIND_LOSS || event.kind() == v1::EVENT_KIND_STREAM_START) return true;
 
   const auto& kinds = filter.kinds();
   if (!kinds.empty() && std::find(kinds.begin(), kinds.end(), event.kind()) == kinds.end()) {
@@ -112,7 +116,7 @@ EventPtr Subscription::next(std::chrono::milliseconds timeout) {
     }
     EventPtr event = std::move(front.event);
     queue_.pop_front();
-    ++delivered_;
+    if (event->kind() != v1::EVENT_KIND_STREAM_START) ++delivered_;
     return event;
   }
   // The queue drained after drops: announce them now rather than when the next event comes.
@@ -154,18 +158,48 @@ v1::SubscriberStatus Subscription::status() const {
   return status;
 }
 
-Hub::Hub(size_t subscriber_queue_capacity) : capacity_(subscriber_queue_capacity) {}
+Hub::Hub(size_t subscriber_queue_capacity, size_t replay_capacity, std::string instance)
+    : capacity_(subscriber_queue_capacity), replay_capacity_(replay_capacity), instance_(std::move(instance)) {}
 
 void Hub::publish(v1::Event&& event) {
   std::lock_guard<std::mutex> lock(mu_);
   event.set_seq(next_seq_++);
-  // Shared only once a subscriber wants it, so that an idle daemon allocates nothing here.
+  // Shared only once it is retained or a subscriber wants it: without either, nothing is allocated.
   EventPtr shared;
+  if (replay_capacity_ > 0) {
+    shared = std::make_shared<const v1::Event>(std::move(event));
+    if (retained_.size() >= replay_capacity_) retained_.pop_front();
+    retained_.push_back(shared);
+  }
   for (const auto& subscription : subscriptions_) {
     if (!filter_matches(subscription->filter_, shared ? *shared : event)) continue;
     if (!shared) shared = std::make_shared<const v1::Event>(std::move(event));
     subscription->offer(shared);
   }
+}
+
+uint64_t Hub::replay_into(Subscription& subscription, const v1::SubscribeRequest& filter) const {
+  if (!filter.has_resume()) return 0;
+  const uint64_t oldest = retained_.empty() ? next_seq_ : retained_.front()->seq();
+  uint64_t first = oldest;
+  if (filter.resume().daemon_instance() != instance_) {
+    // Whatever happened while no daemon ran was never seen; how much is unknown.
+    subscription.offer(loss_event(v1::LOSS_PLACE_DAEMON_RESTART, 0, v1::EVENT_KIND_UNSPECIFIED));
+  } else {
+    // A cursor at or past the newest event (even a bogus one) simply means "nothing to replay".
+    const uint64_t seq = filter.resume().seq();
+    const uint64_t wanted = seq >= next_seq_ ? next_seq_ : seq + 1;
+    if (wanted < oldest)
+      subscription.offer(loss_event(v1::LOSS_PLACE_REPLAY_EXPIRED, oldest - wanted, v1::EVENT_KIND_UNSPECIFIED));
+    first = std::max(wanted, oldest);
+  }
+  uint64_t replayed = 0;
+  for (auto it = retained_.begin() + static_cast<std::ptrdiff_t>(first - oldest); it != retained_.end(); ++it) {
+    if (!filter_matches(filter, **it)) continue;
+    subscription.offer(*it);
+    ++replayed;
+  }
+  return replayed;
 }
 
 std::shared_ptr<Subscription> Hub::subscribe(const v1::SubscribeRequest& filter, uint32_t peer_uid,
@@ -175,10 +209,26 @@ std::shared_ptr<Subscription> Hub::subscribe(const v1::SubscribeRequest& filter,
       std::make_shared<Subscription>(next_id_++, filter, capacity_, peer_uid, peer_pid);
   if (closed_) {
     subscription->close();
-  } else {
-    subscriptions_.push_back(subscription);
+    return subscription;
   }
+  // StreamStart is queued first; its replay count is filled in below, before the subscription is
+  // visible to anyone who could read it.
+  auto start = std::make_shared<v1::Event>();
+  start->set_kind(v1::EVENT_KIND_STREAM_START);
+  start->set_time_ns(wall_clock_ns());
+  v1::StreamStart* info = start->mutable_stream_start();
+  info->set_daemon_instance(instance_);
+  info->set_oldest_retained_seq(retained_.empty() ? 0 : retained_.front()->seq());
+  info->set_next_seq(next_seq_);
+  subscription->offer(start);
+  info->set_replayed(replay_into(*subscription, filter));
+  subscriptions_.push_back(subscription);
   return subscription;
+}
+
+size_t Hub::replay_retained() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return retained_.size();
 }
 
 void Hub::unsubscribe(const std::shared_ptr<Subscription>& subscription) {

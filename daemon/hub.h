@@ -1,6 +1,8 @@
 // Fan-out: hands every published event to each subscriber whose filter matches, through a bounded
 // queue per subscriber. Publishing never blocks: a full queue drops the event for that subscriber,
 // counts it, and the subscriber's stream gets a Loss event before its next delivered event.
+// The hub also retains the most recent events, so that a subscriber that reconnects with a cursor
+// resumes where it stopped.
 #pragma once
 
 #include <atomic>
@@ -11,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "vajra/v1/vajra.pb.h"
@@ -67,11 +70,15 @@ class Subscription {
 
 class Hub {
  public:
-  explicit Hub(size_t subscriber_queue_capacity);
+  // `instance` names this daemon run in cursors; `replay_capacity` events are retained (0: none).
+  Hub(size_t subscriber_queue_capacity, size_t replay_capacity, std::string instance);
 
-  // Assigns the event its seq and offers it to every matching subscriber.
+  // Assigns the event its seq, retains it and offers it to every matching subscriber.
   void publish(v1::Event&& event);
 
+  // The new subscription's queue starts with a StreamStart event, then, when the filter carries a
+  // resume cursor, the retained events after it (and a Loss event for what is no longer retained),
+  // then live events. Done under the hub's lock, so replay and live meet with no gap or duplicate.
   std::shared_ptr<Subscription> subscribe(const v1::SubscribeRequest& filter, uint32_t peer_uid,
                                           uint32_t peer_pid);
   void unsubscribe(const std::shared_ptr<Subscription>& subscription);
@@ -83,9 +90,19 @@ class Hub {
   // Drops of all subscribers, including those that have left.
   uint64_t subscriber_drops() const;
 
+  const std::string& instance() const { return instance_; }
+  size_t replay_retained() const;
+  size_t replay_capacity() const { return replay_capacity_; }
+
  private:
+  // Queues what a resuming subscriber missed; returns how many retained events it replays.
+  uint64_t replay_into(Subscription& subscription, const v1::SubscribeRequest& filter) const;
+
   const size_t capacity_;
+  const size_t replay_capacity_;
+  const std::string instance_;
   mutable std::mutex mu_;
+  std::deque<EventPtr> retained_;  // oldest first, consecutive seqs
   std::vector<std::shared_ptr<Subscription>> subscriptions_;
   uint64_t next_seq_ = 1;
   uint64_t next_id_ = 1;

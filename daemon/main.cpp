@@ -1,9 +1,12 @@
 // vajrad: loads the probes, enriches their events and serves them over gRPC on a Unix socket.
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <stdexcept>
 #include <cstring>
 #include <string>
 
@@ -91,6 +94,20 @@ vajra::Config load_config(const Options& options) {
   return config;
 }
 
+// Names this run in stream cursors, so a consumer can tell a restarted daemon's seq 1 from ours.
+std::string new_instance_id() {
+  unsigned char bytes[16];
+  if (getrandom(bytes, sizeof(bytes), 0) != static_cast<ssize_t>(sizeof(bytes)))
+    throw std::runtime_error(std::string("getrandom: ") + strerror(errno));
+  static const char digits[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char byte : bytes) {
+    id += digits[byte >> 4];
+    id += digits[byte & 0xf];
+  }
+  return id;
+}
+
 std::string kernel_release() {
   utsname name{};
   return uname(&name) == 0 ? name.release : "";
@@ -129,7 +146,8 @@ int main(int argc, char** argv) {
   vajra::Hasher hasher(config.hash);
   vajra::ProcessCache cache(config.process.cache_size);
   spdlog::info("process cache seeded with {} processes from /proc", cache.seed_from_proc(clock));
-  vajra::Hub hub(config.buffers.subscriber_queue);
+  vajra::Hub hub(config.buffers.subscriber_queue, config.buffers.replay_events, new_instance_id());
+  spdlog::info("daemon instance {}", hub.instance());
   vajra::ProbeSet probes(config);
   vajra::Pipeline pipeline(config, probes, hub, hasher, cache, clock);
   if (!probes.start([&pipeline](const void* data, size_t size) { pipeline.on_record(data, size); })) {
@@ -149,6 +167,9 @@ int main(int argc, char** argv) {
     pipeline.fill_status(s);
     *s.mutable_process_cache() = cache.status();
     *s.mutable_hash_cache() = hasher.status();
+    s.set_daemon_instance(hub.instance());
+    s.set_replay_retained(hub.replay_retained());
+    s.set_replay_capacity(hub.replay_capacity());
     return s;
   };
   vajra::Server server(config.socket, hub, status);

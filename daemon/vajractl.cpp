@@ -287,6 +287,14 @@ int run_events(const Options& options, vajra::v1::Sensor::Stub& stub) {
   uint64_t counted = 0;
   while (reader->Read(&event)) {
     received_any = true;
+    if (event.kind() == vajra::v1::EVENT_KIND_STREAM_START) {
+      // Where the stream starts is for people watching; the output stays one line per event.
+      if (!options.json && isatty(STDERR_FILENO))
+        std::fprintf(stderr, "vajractl: streaming from vajrad run %s (next seq %llu)\n",
+                     event.stream_start().daemon_instance().c_str(),
+                     static_cast<unsigned long long>(event.stream_start().next_seq()));
+      continue;
+    }
     line.clear();
     if (options.json) {
       try {

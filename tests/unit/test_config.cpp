@@ -51,6 +51,12 @@ void check_same_settings(const Config& actual, const Config& expected) {
   CHECK(actual.buffers.ring_buffer_bytes == expected.buffers.ring_buffer_bytes);
   CHECK(actual.buffers.pipeline_queue == expected.buffers.pipeline_queue);
   CHECK(actual.buffers.subscriber_queue == expected.buffers.subscriber_queue);
+  CHECK(actual.buffers.replay_events == expected.buffers.replay_events);
+  CHECK(actual.bridge.daemon_socket == expected.bridge.daemon_socket);
+  CHECK(actual.bridge.user == expected.bridge.user);
+  CHECK(actual.bridge.table_names == expected.bridge.table_names);
+  CHECK(actual.bridge.retention_seconds == expected.bridge.retention_seconds);
+  CHECK(actual.bridge.max_rows == expected.bridge.max_rows);
   CHECK(actual.log_level == expected.log_level);
 }
 
@@ -177,7 +183,7 @@ TEST_CASE("config: unknown keys are errors, with the nearest known key suggested
       error_of("\n\nhash:\n  colour: blue\n") ==
       "t.yaml:4: hash.colour: unknown key; known keys here: enabled, max_file_size, max_wait_ms, cache_size");
   CHECK(error_of("level: info\n") ==
-        "t.yaml:1: level: unknown key; known keys here: socket, events, process, hash, buffers, log");
+        "t.yaml:1: level: unknown key; known keys here: socket, events, process, hash, buffers, bridge, log");
 }
 
 TEST_CASE("config: a key given twice is an error at its second place", "[config]") {
@@ -394,7 +400,7 @@ TEST_CASE("config: an unnamed source still gives a place", "[config]") {
   } catch (const ConfigError& e) {
     CHECK(std::string(e.what()) ==
           "<config text>:1: bogus: unknown key; known keys here: socket, events, process, "
-          "hash, buffers, log");
+          "hash, buffers, bridge, log");
   }
 }
 
@@ -440,4 +446,20 @@ TEST_CASE("config: the ring buffer must hold several of the largest exec records
   }
   // The default ring holds the largest argv and environment caps.
   CHECK_NOTHROW(parse_config("process:\n  argv_max_bytes: 131072\n  env_max_bytes: 32768\n", "t.yaml"));
+}
+
+TEST_CASE("config: the bridge section", "[config]") {
+  const Config config = parse_config(
+      "bridge:\n  daemon_socket: /run/x.sock\n  user: daemon\n  table_names: vajra\n"
+      "  retention_seconds: 600\n  max_rows: 5000\n",
+      "t.yaml");
+  CHECK(config.bridge.daemon_socket == "/run/x.sock");
+  CHECK(config.bridge.user == "daemon");
+  CHECK(config.bridge.table_names == "vajra");
+  CHECK(config.bridge.retention_seconds == 600);
+  CHECK(config.bridge.max_rows == 5000);
+  CHECK(error_of("bridge:\n  table_names: osquery\n") ==
+        "t.yaml:2: bridge.table_names: expected auto, bpf or vajra, got 'osquery'");
+  CHECK_THAT(error_of("\nbridge:\n  retention_seconds: 5\n"), Catch::StartsWith("t.yaml:3: bridge.retention_seconds:"));
+  CHECK_THAT(error_of("bridge:\n  daemon_socket: relative.sock\n"), Catch::StartsWith("t.yaml:2: bridge.daemon_socket:"));
 }
