@@ -1,5 +1,7 @@
 #include "harness.h"
 
+#include "proc_reader.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <link.h>
@@ -145,19 +147,7 @@ uint32_t ns_inode(pid_t pid, const std::string& ns) {
   return static_cast<uint32_t>(st.st_ino);
 }
 
-std::string cgroup2_mount() {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    const size_t dash = line.find(" - ");
-    if (dash == std::string::npos || line.compare(dash + 3, 8, "cgroup2 ") != 0) continue;
-    std::istringstream fields(line.substr(0, dash));
-    std::string id, parent, devno, root, mount_point;
-    fields >> id >> parent >> devno >> root >> mount_point;
-    return mount_point;
-  }
-  return "";
-}
+std::string cgroup2_mount() { return vajra::find_cgroup2_mount(); }
 
 std::string cgroup2_path(pid_t pid) {
   std::istringstream lines(read_file("/proc/" + std::to_string(pid) + "/cgroup"));
