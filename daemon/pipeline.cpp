@@ -195,7 +195,8 @@ void Pipeline::publish_loop() {
 void Pipeline::fill_status(v1::StatusResponse& status) const {
   uint64_t pipeline_drops = 0;
   for (size_t kind = 1; kind < kKinds; ++kind) {
-    if (kind == v1::EVENT_KIND_LOSS) continue;
+    // Loss and StreamStart are made by vajrad, not received from the kernel.
+    if (kind == v1::EVENT_KIND_LOSS || kind == v1::EVENT_KIND_STREAM_START) continue;
     v1::KindCounters& counters = *status.add_kinds();
     counters.set_kind(static_cast<v1::EventKind>(kind));
     counters.set_received(counters_.received[kind].load(std::memory_order_relaxed));

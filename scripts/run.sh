@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "run.sh: vajrad loads BPF programs and must run as root (try: sudo $0)" >&2
   exit 1
 fi
-bash "$root/scripts/build.sh"
+bash "$root/scripts/build.sh" vajrad vajractl
 bash "$root/scripts/kernel-setup.sh"
 
 "$build/daemon/vajrad" --socket "$socket" >"$log" 2>&1 &
