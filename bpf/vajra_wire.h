@@ -32,13 +32,20 @@
 /* Upper bounds of the argv and environment copies; config picks the actual caps below these. */
 #define VJ_ARGV_MAX 131072
 #define VJ_ENV_MAX 32768
+/* sun_path of struct sockaddr_un. */
+#define VJ_UNIX_PATH_MAX 108
+/* Bytes of a DNS message copied in the kernel: the classic UDP DNS limit (RFC 1035). */
+#define VJ_DNS_PAYLOAD_MAX 512
 
 enum vj_record_kind {
 	VJ_REC_EXEC = 1,
 	VJ_REC_EXEC_FAILED = 2,
 	VJ_REC_FORK = 3,
 	VJ_REC_EXIT = 4,
-	VJ_REC_KIND_MAX = 5, /* size of per-kind counter arrays */
+	/* 5 is reserved for the file family. */
+	VJ_REC_SOCKET = 6,
+	VJ_REC_DNS = 7,
+	VJ_REC_KIND_MAX = 8, /* size of per-kind counter arrays */
 };
 
 /* Flags on vj_record_header.flags. */
@@ -53,6 +60,8 @@ enum vj_record_flags {
 	VJ_F_ARGV_UNREADABLE = 1 << 7, /* the new image's argv pages could not be read */
 	VJ_F_THREAD = 1 << 8,          /* fork: the child is a thread; exit: a thread, not the process */
 	VJ_F_PATH_TRUNCATED = 1 << 9,  /* exec_failed: the attempted path was longer than the copy */
+	VJ_F_SOCK_BYTES = 1 << 10,     /* socket: bytes_sent and bytes_received are the kernel's counts */
+	VJ_F_SOCK_FOLLOW_UP = 1 << 11, /* socket: outcome of an earlier in-progress connect */
 };
 
 struct vj_record_header {
@@ -134,6 +143,110 @@ struct vj_exit_record {
 	struct vj_task task;
 	__u32 exit_code; /* raw wait status: (code << 8) | signal, 0x80 = core dumped */
 	__u32 pad;
+};
+
+/* ---- network family ---- */
+
+enum vj_sock_op {
+	VJ_SOCK_BIND = 1,
+	VJ_SOCK_LISTEN = 2,
+	VJ_SOCK_ACCEPT = 3,
+	VJ_SOCK_CONNECT = 4,
+	VJ_SOCK_CLOSE = 5,
+	VJ_SOCK_UDP_FLOW = 6, /* first datagram of a UDP flow */
+};
+
+enum vj_sock_status {
+	VJ_SOCK_SUCCEEDED = 1,
+	VJ_SOCK_FAILED = 2,
+	VJ_SOCK_IN_PROGRESS = 3, /* non-blocking connect: EINPROGRESS; a follow-up record gives the outcome */
+	VJ_SOCK_NO_CLIENT = 4,   /* non-blocking accept: EAGAIN */
+};
+
+/* The syscall a record came from; 0 for a connect outcome seen by the kernel's TCP state machine. */
+enum vj_net_syscall {
+	VJ_SYS_BIND = 1,
+	VJ_SYS_LISTEN = 2,
+	VJ_SYS_ACCEPT = 3,
+	VJ_SYS_ACCEPT4 = 4,
+	VJ_SYS_CONNECT = 5,
+	VJ_SYS_CLOSE = 6,
+	VJ_SYS_SENDTO = 7,
+	VJ_SYS_SENDMSG = 8,
+	VJ_SYS_SENDMMSG = 9,
+	VJ_SYS_RECVFROM = 10,
+	VJ_SYS_RECVMSG = 11,
+};
+
+/* One end of a socket. Unix sockets carry their sun_path bytes as a data section instead of an address. */
+struct vj_sock_addr {
+	__u8 addr[16];  /* IPv6; IPv4 as the v4-mapped ::ffff:a.b.c.d */
+	__u16 port;     /* host order */
+	__u16 path_len; /* unix: bytes of this end's path section; a leading NUL marks an abstract name */
+	__u32 pad;
+};
+
+/* bind, listen, accept, connect (and its follow-up), close, and the first datagram of a UDP flow.
+ * data[]: local path | remote path (unix sockets only). */
+struct vj_socket_record {
+	struct vj_record_header hdr;
+	struct vj_task task;   /* follow-ups: the task that called connect, as it was then */
+	__u64 socket_ino;      /* inode of the socket, as /proc/PID/fd shows it: socket:[ino] */
+	__u64 duration_ns;     /* close: since the socket was bound, connected or accepted; follow-up: since connect */
+	__u64 bytes_sent;      /* close of TCP (VJ_F_SOCK_BYTES): data bytes the peer acknowledged */
+	__u64 bytes_received;  /* close of TCP (VJ_F_SOCK_BYTES): data bytes received */
+	__u32 net_ns;          /* inode of the socket's network namespace */
+	__s32 fd;              /* accept: the new socket's fd */
+	__s32 error;           /* positive errno when failed or no_client */
+	__u32 backlog;         /* listen: as requested */
+	__u16 op;              /* enum vj_sock_op */
+	__u16 status;          /* enum vj_sock_status */
+	__u16 syscall;         /* enum vj_net_syscall */
+	__u16 family;          /* AF_INET, AF_INET6, AF_UNIX */
+	__u16 type;            /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u16 protocol;        /* IPPROTO_TCP, IPPROTO_UDP, ...; 0 for unix */
+	__u32 pad;
+	struct vj_sock_addr local;
+	struct vj_sock_addr remote;
+	__u8 data[];
+};
+
+/* Config filters the loader writes into the network family's maps. */
+#define VJ_NET_FILTER_MAX 256 /* entries per list: include/exclude ports, include/exclude CIDRs */
+
+enum vj_port_filter {
+	VJ_PORT_INCLUDE = 1 << 0,
+	VJ_PORT_EXCLUDE = 1 << 1,
+};
+
+/* LPM trie key of the CIDR maps: IPv4 prefixes are stored v4-mapped, with 96 added to their length. */
+struct vj_cidr_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+enum vj_dns_direction {
+	VJ_DNS_SENT = 1,
+	VJ_DNS_RECEIVED = 2,
+};
+
+/* A message to or from port 53, as the process sent or received it. data[]: the first payload_len bytes
+ * of the message (TCP messages keep their 2-byte length prefix). */
+struct vj_dns_record {
+	struct vj_record_header hdr;
+	struct vj_task task;
+	__u64 socket_ino;
+	__u32 net_ns;
+	__u32 payload_len; /* bytes in data[], at most VJ_DNS_PAYLOAD_MAX */
+	__u32 msg_len;     /* bytes the syscall moved: more than payload_len when the copy was capped */
+	__u16 direction;   /* enum vj_dns_direction */
+	__u16 syscall;     /* enum vj_net_syscall */
+	__u16 family;
+	__u16 protocol;
+	__u32 pad;
+	struct vj_sock_addr local;
+	struct vj_sock_addr remote; /* the DNS server */
+	__u8 data[];
 };
 
 #endif /* VAJRA_WIRE_H */

@@ -391,11 +391,51 @@ void read_hash(const Value& v, HashConfig& hash) {
 }
 
 void read_buffers(const Value& v, BufferConfig& buffers) {
-  const Section s(v, {"ring_buffer_bytes", "pipeline_queue", "subscriber_queue", "replay_events"});
+  const Section s(v, {"ring_buffer_bytes", "pipeline_queue", "subscriber_queue", "replay_events", "replay_bytes"});
   s.read("ring_buffer_bytes", buffers.ring_buffer_bytes, read_ring_buffer_bytes);
   s.read("pipeline_queue", buffers.pipeline_queue, u32_between(16, 16777216));
   s.read("subscriber_queue", buffers.subscriber_queue, u32_between(16, 16777216));
   s.read("replay_events", buffers.replay_events, u32_between(0, 1000000));
+  s.read("replay_bytes", buffers.replay_bytes, u32_between(1u << 20, 1u << 31));
+}
+
+uint16_t read_port(const Value& v) { return static_cast<uint16_t>(read_integer(v, 1, 65535)); }
+
+Cidr read_cidr(const Value& v) {
+  const std::string text = read_string(v);
+  std::string error;
+  const std::optional<Cidr> cidr = parse_cidr(text, error);
+  if (!cidr) v.fail(describe(v.node) + " is not a CIDR: " + error);
+  return *cidr;
+}
+
+// The kernel filter maps hold VJ_NET_FILTER_MAX entries per list.
+template <typename Element, typename ReadElement>
+std::vector<Element> read_filter_list(const Value& v, ReadElement&& read_element) {
+  std::vector<Element> list = read_list<Element>(v, read_element);
+  if (list.size() > VJ_NET_FILTER_MAX) {
+    v.fail(std::to_string(list.size()) + " entries; at most " + std::to_string(VJ_NET_FILTER_MAX));
+  }
+  return list;
+}
+
+void read_network(const Value& v, NetworkConfig& network) {
+  const Section s(v, {"bind", "listen", "accept", "connect", "close", "udp", "dns", "include_ports",
+                      "exclude_ports", "include_cidrs", "exclude_cidrs", "udp_dedup_window_ms"});
+  s.read("bind", network.bind, read_bool);
+  s.read("listen", network.listen, read_bool);
+  s.read("accept", network.accept, read_bool);
+  s.read("connect", network.connect, read_bool);
+  s.read("close", network.close, read_bool);
+  s.read("udp", network.udp, read_bool);
+  s.read("dns", network.dns, read_bool);
+  auto ports = [](const Value& list) { return read_filter_list<uint16_t>(list, read_port); };
+  auto cidrs = [](const Value& list) { return read_filter_list<Cidr>(list, read_cidr); };
+  s.read("include_ports", network.include_ports, ports);
+  s.read("exclude_ports", network.exclude_ports, ports);
+  s.read("include_cidrs", network.include_cidrs, cidrs);
+  s.read("exclude_cidrs", network.exclude_cidrs, cidrs);
+  s.read("udp_dedup_window_ms", network.udp_dedup_window_ms, u32_between(0, 86400000));
 }
 
 std::string read_table_names(const Value& v) {
@@ -406,13 +446,18 @@ std::string read_table_names(const Value& v) {
 }
 
 void read_bridge(const Value& v, BridgeConfig& bridge) {
-  const Section s(v, {"daemon_socket", "user", "table_names", "retention_seconds", "max_rows"});
+  const Section s(v, {"daemon_socket", "user", "table_names", "retention_seconds", "max_rows", "state_dir"});
   s.read("daemon_socket", bridge.daemon_socket,
          [](const Value& path) { return read_string(path).empty() ? std::string() : read_socket_path(path); });
   s.read("user", bridge.user, read_string);
   s.read("table_names", bridge.table_names, read_table_names);
   s.read("retention_seconds", bridge.retention_seconds, u32_between(60, 604800));
   s.read("max_rows", bridge.max_rows, u32_between(1000, 10000000));
+  s.read("state_dir", bridge.state_dir, [](const Value& dir) {
+    const std::string path = read_string(dir);
+    if (path.empty() || path[0] != '/') dir.fail("must be an absolute path, got " + describe(dir.node));
+    return path;
+  });
 }
 
 void read_log(const Value& v, std::string& log_level) {
@@ -488,12 +533,14 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
 
   Config config;
   config.source = source;
-  const Section top(Value{&doc, "", root}, {"socket", "events", "process", "hash", "buffers", "bridge", "log"});
+  const Section top(Value{&doc, "", root},
+                    {"socket", "events", "process", "hash", "buffers", "network", "bridge", "log"});
   top.read_into("socket", config.socket, read_socket);
   top.read_into("events", config.events, read_events);
   top.read_into("process", config.process, read_process);
   top.read_into("hash", config.hash, read_hash);
   top.read_into("buffers", config.buffers, read_buffers);
+  top.read_into("network", config.network, read_network);
   top.read_into("bridge", config.bridge, read_bridge);
   top.read_into("log", config.log_level, read_log);
   check_ring_holds_exec(doc, root, config);

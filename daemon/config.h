@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "netaddr.h"
+
 namespace vajra {
 
 // A config problem, with where it is: "config.yaml:12: process.argv_max_bytes: must be ..."
@@ -53,6 +55,25 @@ struct BufferConfig {
   uint32_t pipeline_queue = 65536;        // events between decode and fan-out
   uint32_t subscriber_queue = 16384;      // events queued per subscriber
   uint32_t replay_events = 8192;          // recent events kept for subscribers that resume; 0 = none
+  uint32_t replay_bytes = 64u << 20;      // and at most this many bytes of them (serialized size)
+};
+
+// Which network operations to report and which sockets to filter out in the kernel.
+struct NetworkConfig {
+  bool bind = true;
+  bool listen = true;
+  bool accept = true;
+  bool connect = true;   // also the outcome of a non-blocking connect
+  bool close = true;     // of sockets reported by one of the operations
+  bool udp = true;       // first datagram of each UDP flow
+  bool dns = true;       // DNS messages to and from port 53
+  // Empty: every port. Either end of an inet socket may match.
+  std::vector<uint16_t> include_ports;
+  std::vector<uint16_t> exclude_ports;
+  // Empty: every address. Matched against the remote end, so bind and listen are not filtered by them.
+  std::vector<Cidr> include_cidrs;
+  std::vector<Cidr> exclude_cidrs;
+  uint32_t udp_dedup_window_ms = 60000;  // a UDP flow is reported again after this long
 };
 
 // Settings of the osquery bridge (vajra.ext), read from the same file's `bridge:` section.
@@ -61,7 +82,8 @@ struct BridgeConfig {
   std::string user = "nobody";    // drop to this user after start-up; empty keeps the launching user
   std::string table_names = "auto";  // auto: bpf_* unless osquery owns a name, then vajra_*; bpf; vajra
   uint32_t retention_seconds = 3600;  // like osquery's events_expiry
-  uint32_t max_rows = 100000;         // per table; the oldest rows go first
+  uint32_t max_rows = 50000;          // per table; the oldest rows go first (about 2 KB each)
+  std::string state_dir = "/var/lib/vajra/bridge";  // the stream cursor, kept across relaunches
 };
 
 struct Config {
@@ -71,6 +93,7 @@ struct Config {
   ProcessConfig process;
   HashConfig hash;
   BufferConfig buffers;
+  NetworkConfig network;
   BridgeConfig bridge;
   std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
 };

@@ -25,6 +25,7 @@ struct KindGroup {
 const KindGroup kKindGroups[] = {
     {"process",
      {v1::EVENT_KIND_EXEC, v1::EVENT_KIND_EXEC_FAILED, v1::EVENT_KIND_FORK, v1::EVENT_KIND_EXIT}},
+    {"net", {v1::EVENT_KIND_SOCKET, v1::EVENT_KIND_DNS}},
 };
 
 constexpr uint64_t kNsPerSecond = 1000000000ull;
@@ -160,6 +161,51 @@ std::string signal_name(uint32_t signal) {
   return abbreviation ? std::string("SIG") + abbreviation : std::to_string(signal);
 }
 
+// "10.1.2.3:80", "[fd00::1]:53", a unix path, or "@name" for an abstract unix socket.
+std::string end_text(const v1::SocketAddress& end) {
+  if (end.abstract()) return "@" + end.address();
+  if (end.port() == 0) return end.address();
+  const bool v6 = end.address().find(':') != std::string::npos;
+  return (v6 ? "[" + end.address() + "]" : end.address()) + ":" + std::to_string(end.port());
+}
+
+void append_socket(std::string& line, const v1::SocketEvent& socket) {
+  append_text_field(line, "op", short_enum_name(v1::SocketOperation_Name(socket.operation()), "SOCKET_OPERATION_",
+                                                socket.operation()));
+  append_text_field(line, "status",
+                    short_enum_name(v1::SocketStatus_Name(socket.status()), "SOCKET_STATUS_", socket.status()));
+  if (socket.status() == v1::SOCKET_STATUS_FAILED) append_text_field(line, "error", socket.error());
+  if (socket.follow_up()) append_flag(line, "follow_up");
+  append_text_field(line, "proto",
+                    socket.family() == v1::SOCKET_FAMILY_UNIX
+                        ? "unix"
+                        : short_enum_name(v1::SocketFamily_Name(socket.family()), "SOCKET_FAMILY_", socket.family()) +
+                              "/" + socket.protocol_name());
+  if (socket.has_local()) append_text_field(line, "local", end_text(socket.local()));
+  if (socket.has_remote()) append_text_field(line, "remote", end_text(socket.remote()));
+  append_number_field(line, "fd", socket.fd());
+  if (socket.operation() == v1::SOCKET_OPERATION_LISTEN) append_number_field(line, "backlog", socket.backlog());
+  if (socket.has_bytes_sent()) append_number_field(line, "sent", socket.bytes_sent());
+  if (socket.has_bytes_received()) append_number_field(line, "received", socket.bytes_received());
+}
+
+void append_dns(std::string& line, const v1::DnsEvent& dns) {
+  if (!dns.malformed().empty()) {
+    append_text_field(line, "malformed", dns.malformed());
+  } else {
+    append_flag(line, dns.response() ? "response" : "query");
+    append_text_field(line, "name", dns.name());
+    append_text_field(line, "type", dns.query_type_name());
+    if (dns.response()) {
+      append_text_field(line, "rcode", dns.rcode_name());
+      std::string answers;
+      for (const v1::DnsAnswer& answer : dns.answers()) answers += (answers.empty() ? "" : ",") + answer.data();
+      if (!answers.empty()) append_text_field(line, "answers", answers);
+    }
+  }
+  append_text_field(line, "server", end_text(dns.server()) + "/" + dns.transport());
+}
+
 void append_body(std::string& line, const v1::Event& event) {
   switch (event.body_case()) {
     case v1::Event::kExecFailed: {
@@ -189,6 +235,12 @@ void append_body(std::string& line, const v1::Event& event) {
       if (exit.thread()) append_flag(line, "thread");
       break;
     }
+    case v1::Event::kSocket:
+      append_socket(line, event.socket());
+      break;
+    case v1::Event::kDns:
+      append_dns(line, event.dns());
+      break;
     case v1::Event::kExec:  // exe and cmdline are its essentials
     case v1::Event::kLoss:  // printed by the caller, without a process
     case v1::Event::kStreamStart:  // not an event of the host: vajractl reports it on stderr
@@ -253,6 +305,9 @@ std::string describe_filter(const v1::SubscribeRequest& filter) {
                      [&](const std::string& id) { append_value(out, id); });
   append_filter_list(out, "exe_prefixes", filter.exe_prefixes(),
                      [&](const std::string& prefix) { append_value(out, prefix); });
+  append_filter_list(out, "ports", filter.ports(), [&](uint32_t port) { append_number(out, port); });
+  append_filter_list(out, "remote_addresses", filter.remote_addresses(),
+                     [&](const std::string& address) { append_value(out, address); });
   return out.empty() ? " everything" : out;
 }
 
@@ -390,6 +445,10 @@ std::string format_status_text(const v1::StatusResponse& status, uint64_t now_ns
   appendf(out, "  %-12s %12llu\n", "kernel ring", ull(kernel_drops));
   appendf(out, "  %-12s %12llu\n", "pipeline", ull(status.pipeline_drops()));
   appendf(out, "  %-12s %12llu\n", "subscriber", ull(status.subscriber_drops()));
+
+  out += "\ndns\n";
+  appendf(out, "  %-12s %12llu  port-53 payloads that are not DNS messages (published with the reason)\n",
+          "malformed", ull(status.dns_malformed()));
 
   appendf(out, "\n%-14s %10s %10s %12s %12s %12s\n", "caches", "size", "capacity", "hits", "misses",
           "evictions");

@@ -35,6 +35,8 @@ std::string fixed_string(const char* chars, size_t capacity) {
   return sanitize_utf8(std::string_view(chars, strnlen(chars, capacity)));
 }
 
+}  // namespace
+
 void fill_task(const vj_task& task, const BootClock& clock, v1::Event& event) {
   event.set_ktime_ns(task.ktime_ns);
   event.set_time_ns(clock.to_wall_ns(task.ktime_ns));
@@ -61,8 +63,6 @@ void fill_task(const vj_task& task, const BootClock& clock, v1::Event& event) {
   ns.set_ipc(task.ns.ipc);
   ns.set_cgroup(task.ns.cgroup);
 }
-
-}  // namespace
 
 std::string join_path_components(std::string_view leaf_first) {
   std::vector<std::string_view> parts;
@@ -110,6 +110,8 @@ bool Decoder::decode(const void* data, size_t size, DecodedEvent& out, std::stri
       return decode_fork(rec, out, error);
     case VJ_REC_EXIT:
       return decode_exit(rec, out, error);
+    case VJ_REC_SOCKET: return decode_socket(rec, out, error);
+    case VJ_REC_DNS: return decode_dns(rec, out, error);
     default:
       error = "unknown record kind " + std::to_string(hdr.kind);
       return false;

@@ -10,6 +10,7 @@
 #include "boot_clock.h"
 #include "config.h"
 #include "vajra/v1/vajra.pb.h"
+#include "vajra_wire.h"
 
 namespace vajra {
 
@@ -38,6 +39,9 @@ std::string join_path_components(std::string_view leaf_first);
 // Symbolic errno name ("ENOENT"), or the number as text when unknown.
 std::string errno_name(int error);
 
+// The event's time and its process as the kernel saw it, from a record's task part.
+void fill_task(const vj_task& task, const BootClock& clock, v1::Event& event);
+
 class Decoder {
  public:
   Decoder(const ProcessConfig& config, const BootClock& clock);
@@ -51,6 +55,9 @@ class Decoder {
   bool decode_exec_failed(std::string_view rec, DecodedEvent& out, std::string& error) const;
   bool decode_fork(std::string_view rec, DecodedEvent& out, std::string& error) const;
   bool decode_exit(std::string_view rec, DecodedEvent& out, std::string& error) const;
+  // In decode_net.cpp.
+  bool decode_socket(std::string_view rec, DecodedEvent& out, std::string& error) const;
+  bool decode_dns(std::string_view rec, DecodedEvent& out, std::string& error) const;
 
   const ProcessConfig& config_;
   const BootClock& clock_;

@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "net_filter.h"
+
 namespace vajra {
 namespace {
 
@@ -69,7 +71,7 @@ bool filter_matches(const v1::SubscribeRequest& filter, const v1::Event& event) 
                    [&](const std::string& prefix) { return starts_with(process.exe(), prefix); })) {
     return false;
   }
-  return true;
+  return net_filter_matches(filter, event);
 }
 
 Subscription::Subscription(uint64_t id, v1::SubscribeRequest filter, size_t capacity,
@@ -80,6 +82,11 @@ Subscription::Subscription(uint64_t id, v1::SubscribeRequest filter, size_t capa
       peer_uid_(peer_uid),
       peer_pid_(peer_pid),
       connected_ns_(wall_clock_ns()) {}
+
+void Subscription::offer_unbounded(const EventPtr& event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!closed_) queue_.push_back(Queued{event, 0, v1::EVENT_KIND_UNSPECIFIED});
+}
 
 void Subscription::offer(const EventPtr& event) {
   {
@@ -158,8 +165,11 @@ v1::SubscriberStatus Subscription::status() const {
   return status;
 }
 
-Hub::Hub(size_t subscriber_queue_capacity, size_t replay_capacity, std::string instance)
-    : capacity_(subscriber_queue_capacity), replay_capacity_(replay_capacity), instance_(std::move(instance)) {}
+Hub::Hub(size_t subscriber_queue_capacity, size_t replay_capacity, size_t replay_bytes, std::string instance)
+    : capacity_(subscriber_queue_capacity),
+      replay_capacity_(replay_capacity),
+      replay_bytes_(replay_bytes),
+      instance_(std::move(instance)) {}
 
 void Hub::publish(v1::Event&& event) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -168,8 +178,13 @@ void Hub::publish(v1::Event&& event) {
   EventPtr shared;
   if (replay_capacity_ > 0) {
     shared = std::make_shared<const v1::Event>(std::move(event));
-    if (retained_.size() >= replay_capacity_) retained_.pop_front();
+    // The serialized size stands for the memory an event holds; gRPC reuses the cached size.
+    retained_bytes_ += shared->ByteSizeLong();
     retained_.push_back(shared);
+    while (retained_.size() > replay_capacity_ || (retained_bytes_ > replay_bytes_ && retained_.size() > 1)) {
+      retained_bytes_ -= retained_.front()->GetCachedSize();
+      retained_.pop_front();
+    }
   }
   for (const auto& subscription : subscriptions_) {
     if (!filter_matches(subscription->filter_, shared ? *shared : event)) continue;
@@ -184,19 +199,20 @@ uint64_t Hub::replay_into(Subscription& subscription, const v1::SubscribeRequest
   uint64_t first = oldest;
   if (filter.resume().daemon_instance() != instance_) {
     // Whatever happened while no daemon ran was never seen; how much is unknown.
-    subscription.offer(loss_event(v1::LOSS_PLACE_DAEMON_RESTART, 0, v1::EVENT_KIND_UNSPECIFIED));
+    subscription.offer_unbounded(loss_event(v1::LOSS_PLACE_DAEMON_RESTART, 0, v1::EVENT_KIND_UNSPECIFIED));
   } else {
     // A cursor at or past the newest event (even a bogus one) simply means "nothing to replay".
     const uint64_t seq = filter.resume().seq();
     const uint64_t wanted = seq >= next_seq_ ? next_seq_ : seq + 1;
     if (wanted < oldest)
-      subscription.offer(loss_event(v1::LOSS_PLACE_REPLAY_EXPIRED, oldest - wanted, v1::EVENT_KIND_UNSPECIFIED));
+      subscription.offer_unbounded(
+          loss_event(v1::LOSS_PLACE_REPLAY_EXPIRED, oldest - wanted, v1::EVENT_KIND_UNSPECIFIED));
     first = std::max(wanted, oldest);
   }
   uint64_t replayed = 0;
   for (auto it = retained_.begin() + static_cast<std::ptrdiff_t>(first - oldest); it != retained_.end(); ++it) {
     if (!filter_matches(filter, **it)) continue;
-    subscription.offer(*it);
+    subscription.offer_unbounded(*it);
     ++replayed;
   }
   return replayed;
@@ -220,7 +236,7 @@ std::shared_ptr<Subscription> Hub::subscribe(const v1::SubscribeRequest& filter,
   info->set_daemon_instance(instance_);
   info->set_oldest_retained_seq(retained_.empty() ? 0 : retained_.front()->seq());
   info->set_next_seq(next_seq_);
-  subscription->offer(start);
+  subscription->offer_unbounded(start);
   info->set_replayed(replay_into(*subscription, filter));
   subscriptions_.push_back(subscription);
   return subscription;

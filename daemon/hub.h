@@ -43,8 +43,10 @@ class Subscription {
 
  private:
   friend class Hub;
-  // Called by the hub; never blocks on the consumer.
+  // Called by the hub; never blocks on the consumer. A full queue drops live events only: what the
+  // hub queues at subscription (StreamStart, replay) is bounded by the replay buffer it shares.
   void offer(const EventPtr& event);
+  void offer_unbounded(const EventPtr& event);
 
   // A queued event, and the drops that happened just before it was queued.
   struct Queued {
@@ -70,8 +72,9 @@ class Subscription {
 
 class Hub {
  public:
-  // `instance` names this daemon run in cursors; `replay_capacity` events are retained (0: none).
-  Hub(size_t subscriber_queue_capacity, size_t replay_capacity, std::string instance);
+  // `instance` names this daemon run in cursors; the newest `replay_capacity` events (0: none), and
+  // at most `replay_bytes` of them, are retained.
+  Hub(size_t subscriber_queue_capacity, size_t replay_capacity, size_t replay_bytes, std::string instance);
 
   // Assigns the event its seq, retains it and offers it to every matching subscriber.
   void publish(v1::Event&& event);
@@ -100,9 +103,11 @@ class Hub {
 
   const size_t capacity_;
   const size_t replay_capacity_;
+  const size_t replay_bytes_;
   const std::string instance_;
   mutable std::mutex mu_;
   std::deque<EventPtr> retained_;  // oldest first, consecutive seqs
+  size_t retained_bytes_ = 0;
   std::vector<std::shared_ptr<Subscription>> subscriptions_;
   uint64_t next_seq_ = 1;
   uint64_t next_id_ = 1;

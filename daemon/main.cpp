@@ -146,7 +146,8 @@ int main(int argc, char** argv) {
   vajra::Hasher hasher(config.hash);
   vajra::ProcessCache cache(config.process.cache_size);
   spdlog::info("process cache seeded with {} processes from /proc", cache.seed_from_proc(clock));
-  vajra::Hub hub(config.buffers.subscriber_queue, config.buffers.replay_events, new_instance_id());
+  vajra::Hub hub(config.buffers.subscriber_queue, config.buffers.replay_events, config.buffers.replay_bytes,
+                 new_instance_id());
   spdlog::info("daemon instance {}", hub.instance());
   vajra::ProbeSet probes(config);
   vajra::Pipeline pipeline(config, probes, hub, hasher, cache, clock);

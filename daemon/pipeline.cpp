@@ -20,12 +20,19 @@ v1::EventKind kind_of_record(uint16_t record_kind) {
       return v1::EVENT_KIND_FORK;
     case VJ_REC_EXIT:
       return v1::EVENT_KIND_EXIT;
+    case VJ_REC_SOCKET:
+      return v1::EVENT_KIND_SOCKET;
+    case VJ_REC_DNS:
+      return v1::EVENT_KIND_DNS;
     default:
       return v1::EVENT_KIND_UNSPECIFIED;
   }
 }
 
 constexpr int kPollMs = 100;
+// Queries waiting for their response: a resolver gives up within seconds, so 30 s loses no real pair.
+constexpr size_t kDnsPendingQueries = 4096;
+constexpr uint64_t kDnsQueryExpiryNs = 30'000'000'000ull;
 constexpr auto kDropCheckPeriod = std::chrono::milliseconds(250);
 constexpr auto kClockResamplePeriod = std::chrono::seconds(1);
 
@@ -38,7 +45,8 @@ Pipeline::Pipeline(const Config& config, ProbeSet& probes, Hub& hub, Hasher& has
       hub_(hub),
       clock_(clock),
       decoder_(config.process, clock),
-      enricher_(config.process, cache, hasher, clock) {}
+      enricher_(config.process, cache, hasher, clock),
+      dns_(kDnsPendingQueries, kDnsQueryExpiryNs) {}
 
 Pipeline::~Pipeline() { stop(); }
 
@@ -86,6 +94,10 @@ void Pipeline::on_record(const void* data, size_t size) {
   const v1::EventKind kind = decoded.event.kind();
   counters_.received[kind].fetch_add(1, std::memory_order_relaxed);
   item.hash = enricher_.enrich(decoded);
+  if (kind == v1::EVENT_KIND_DNS) {
+    if (!decoded.event.dns().malformed().empty()) counters_.dns_malformed.fetch_add(1, std::memory_order_relaxed);
+    dns_.correlate(decoded.event);
+  }
   // Only an exec waits: it is the first event of a new image. Later events of the same process are
   // published after it, so its wait already covered them; they take the hash if it is done.
   item.hash_deadline = std::chrono::steady_clock::now();
@@ -196,7 +208,7 @@ void Pipeline::fill_status(v1::StatusResponse& status) const {
   uint64_t pipeline_drops = 0;
   for (size_t kind = 1; kind < kKinds; ++kind) {
     // Loss and StreamStart are made by vajrad, not received from the kernel.
-    if (kind == v1::EVENT_KIND_LOSS || kind == v1::EVENT_KIND_STREAM_START) continue;
+    if (kind == v1::EVENT_KIND_LOSS || kind == v1::EVENT_KIND_STREAM_START || !v1::EventKind_IsValid(kind)) continue;
     v1::KindCounters& counters = *status.add_kinds();
     counters.set_kind(static_cast<v1::EventKind>(kind));
     counters.set_received(counters_.received[kind].load(std::memory_order_relaxed));
@@ -206,6 +218,7 @@ void Pipeline::fill_status(v1::StatusResponse& status) const {
     pipeline_drops += counters_.pipeline_drops[kind].load(std::memory_order_relaxed);
   }
   status.set_pipeline_drops(pipeline_drops);
+  status.set_dns_malformed(counters_.dns_malformed.load(std::memory_order_relaxed));
 }
 
 }  // namespace vajra

@@ -16,6 +16,7 @@
 #include "boot_clock.h"
 #include "config.h"
 #include "decode.h"
+#include "dns_correlator.h"
 #include "enrich.h"
 #include "hasher.h"
 #include "hub.h"
@@ -49,6 +50,7 @@ class Pipeline {
   struct Counters {
     std::array<std::atomic<uint64_t>, kKinds> received{}, published{}, decode_errors{}, pipeline_drops{},
         kernel_drops{};
+    std::atomic<uint64_t> dns_malformed{0};
   };
 
   void decode_loop();
@@ -63,6 +65,7 @@ class Pipeline {
   BootClock& clock_;
   Decoder decoder_;
   Enricher enricher_;
+  DnsCorrelator dns_;  // decode thread only
 
   std::mutex mu_;
   std::condition_variable cv_;

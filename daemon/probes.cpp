@@ -15,8 +15,10 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <sstream>
 
+#include "net.skel.h"
 #include "process.skel.h"
 #include "vajra_wire.h"
 
@@ -44,7 +46,7 @@ class OpenedSkeleton {
 // One event kind a family can turn on or off, and the BPF programs (by function name) it consists of.
 struct ProbeSpec {
   const char* name;
-  bool EventsConfig::*enabled;
+  bool (*enabled)(const Config&);
   std::vector<const char*> programs;
 };
 
@@ -52,12 +54,17 @@ struct ProbeSpec {
 // returns nullptr and stores the errno in *error.
 using OpenFamilyFn = std::unique_ptr<OpenedSkeleton> (*)(const Config&, int* error);
 
+// Fills a loaded family's own maps from the config, before its programs are attached. Returns why it
+// could not, or "".
+using ConfigureFamilyFn = std::string (*)(bpf_object*, const Config&);
+
 // Adding a family is a skeleton (bpf/CMakeLists.txt), an open function and one entry in kFamilies.
 // Every family object has the maps emit.bpf.h defines: events, drops, scratch.
 struct FamilySpec {
   const char* name;
   std::vector<ProbeSpec> probes;
   OpenFamilyFn open;
+  ConfigureFamilyFn configure = nullptr;
 };
 
 // The kernel copy cannot exceed the scratch slot's section, sized by the wire header's maximum.
@@ -79,18 +86,89 @@ std::unique_ptr<OpenedSkeleton> open_process_family(const Config& config, int* e
   return std::make_unique<OpenedSkeleton>(skel->obj, [skel] { process_bpf__destroy(skel); });
 }
 
+std::unique_ptr<OpenedSkeleton> open_net_family(const Config& config, int* error) {
+  net_bpf* skel = net_bpf__open();
+  if (!skel) {
+    *error = errno;
+    return nullptr;
+  }
+  const NetworkConfig& net = config.network;
+  skel->rodata->report_udp_flows = net.udp;
+  skel->rodata->capture_dns = net.dns;
+  skel->rodata->udp_dedup_window_ns = static_cast<uint64_t>(net.udp_dedup_window_ms) * 1000000ull;
+  skel->rodata->include_ports_set = !net.include_ports.empty();
+  skel->rodata->exclude_ports_set = !net.exclude_ports.empty();
+  skel->rodata->include_cidrs_set = !net.include_cidrs.empty();
+  skel->rodata->exclude_cidrs_set = !net.exclude_cidrs.empty();
+  return std::make_unique<OpenedSkeleton>(skel->obj, [skel] { net_bpf__destroy(skel); });
+}
+
+std::string configure_net_family(bpf_object* object, const Config& config) {
+  const NetworkConfig& net = config.network;
+  bpf_map* ports = bpf_object__find_map_by_name(object, "port_filter");
+  bpf_map* include = bpf_object__find_map_by_name(object, "include_cidrs");
+  bpf_map* exclude = bpf_object__find_map_by_name(object, "exclude_cidrs");
+  if (!ports || !include || !exclude) return "object lacks its port_filter or CIDR maps";
+
+  std::map<uint16_t, uint8_t> port_bits;
+  for (uint16_t port : net.include_ports) port_bits[port] |= VJ_PORT_INCLUDE;
+  for (uint16_t port : net.exclude_ports) port_bits[port] |= VJ_PORT_EXCLUDE;
+  for (const auto& [port, bits] : port_bits) {
+    if (const int err = bpf_map__update_elem(ports, &port, sizeof(port), &bits, sizeof(bits), BPF_ANY))
+      return "filling map port_filter: " + std::string(std::strerror(-err));
+  }
+  const std::pair<bpf_map*, const std::vector<Cidr>*> lists[] = {{include, &net.include_cidrs},
+                                                                  {exclude, &net.exclude_cidrs}};
+  for (const auto& [map, cidrs] : lists) {
+    for (const Cidr& cidr : *cidrs) {
+      vj_cidr_key key{};
+      key.prefixlen = cidr.prefix_len;
+      std::memcpy(key.addr, cidr.address.data(), sizeof(key.addr));
+      const uint8_t present = 1;
+      if (const int err = bpf_map__update_elem(map, &key, sizeof(key), &present, sizeof(present), BPF_ANY))
+        return std::string("filling map ") + bpf_map__name(map) + ": " + std::strerror(-err);
+    }
+  }
+  return {};
+}
+
 const std::vector<FamilySpec>& families() {
   static const std::vector<FamilySpec> kFamilies = {
       {"process",
        {
-           {"exec", &EventsConfig::exec, {"handle_exec"}},
+           {"exec", [](const Config& c) { return c.events.exec; }, {"handle_exec"}},
            {"exec_failed",
-            &EventsConfig::exec_failed,
+            [](const Config& c) { return c.events.exec_failed; },
             {"handle_execve_enter", "handle_execve_exit", "handle_execveat_enter", "handle_execveat_exit"}},
-           {"fork", &EventsConfig::fork, {"handle_fork"}},
-           {"exit", &EventsConfig::exit, {"handle_exit"}},
+           {"fork", [](const Config& c) { return c.events.fork; }, {"handle_fork"}},
+           {"exit", [](const Config& c) { return c.events.exit; }, {"handle_exit"}},
        },
        open_process_family},
+      // One probe per operation, so that each can be turned off or fail alone. Sends serve both UDP
+      // flows and DNS queries; receives only DNS answers.
+      {"net",
+       {
+           {"bind", [](const Config& c) { return c.network.bind; }, {"handle_bind_enter", "handle_bind_exit"}},
+           {"listen",
+            [](const Config& c) { return c.network.listen; },
+            {"handle_listen_enter", "handle_listen_exit"}},
+           {"accept",
+            [](const Config& c) { return c.network.accept; },
+            {"handle_accept_enter", "handle_accept_exit", "handle_accept4_enter", "handle_accept4_exit"}},
+           {"connect",
+            [](const Config& c) { return c.network.connect; },
+            {"handle_connect_enter", "handle_connect_exit", "handle_sock_state"}},
+           {"close", [](const Config& c) { return c.network.close; }, {"handle_close_enter"}},
+           {"send",
+            [](const Config& c) { return c.network.udp || c.network.dns; },
+            {"handle_sendto_enter", "handle_sendto_exit", "handle_sendmsg_enter", "handle_sendmsg_exit",
+             "handle_sendmmsg_enter", "handle_sendmmsg_exit"}},
+           {"recv",
+            [](const Config& c) { return c.network.dns; },
+            {"handle_recvfrom_enter", "handle_recvfrom_exit", "handle_recvmsg_enter", "handle_recvmsg_exit"}},
+       },
+       open_net_family,
+       configure_net_family},
   };
   return kFamilies;
 }
@@ -368,7 +446,7 @@ void ProbeSet::Impl::load_family(const FamilySpec& family) {
     v1::ProbeStatus probe;
     probe.set_family(family.name);
     probe.set_name(family.probes[i].name);
-    const bool on = config.events.*(family.probes[i].enabled);
+    const bool on = family.probes[i].enabled(config);
     probe.set_state(on ? v1::PROBE_STATE_UNSPECIFIED : v1::PROBE_STATE_DISABLED);
     status.push_back(probe);
     if (on)
@@ -443,6 +521,16 @@ void ProbeSet::Impl::attach_family(const FamilySpec& family, std::unique_ptr<Ope
   loaded_family->name = family.name;
   bpf_object* object = skeleton->object();
   loaded_family->skeleton = std::move(skeleton);
+  if (family.configure) {
+    if (const std::string problem = family.configure(object, config); !problem.empty()) {
+      for (size_t i : probes) {
+        probe_status[i]->set_state(v1::PROBE_STATE_FAILED);
+        probe_status[i]->set_error(problem);
+        spdlog::error("probe {}/{} failed: {}", family.name, family.probes[i].name, problem);
+      }
+      return;
+    }
+  }
 
   // Each program is attached on its own, so a hook missing on this kernel disables only its probe.
   std::vector<size_t> attached;

@@ -27,6 +27,7 @@
 #include <grpcpp/server_posix.h>
 #include <spdlog/spdlog.h>
 
+#include "net_filter.h"
 #include "vajra/v1/vajra.grpc.pb.h"
 
 namespace vajra {
@@ -161,7 +162,8 @@ grpc::Status validate(const v1::SubscribeRequest& request) {
   for (const grpc::Status& status :
        {check_size("kinds", request.kinds()), check_size("pids", request.pids()),
         check_size("container_ids", request.container_ids()),
-        check_size("exe_prefixes", request.exe_prefixes())}) {
+        check_size("exe_prefixes", request.exe_prefixes()), check_size("ports", request.ports()),
+        check_size("remote_addresses", request.remote_addresses())}) {
     if (!status.ok()) return status;
   }
   for (int i = 0; i < request.kinds_size(); ++i) {
@@ -178,6 +180,7 @@ grpc::Status validate(const v1::SubscribeRequest& request) {
     const std::string& id = request.container_ids(i);
     if (id.empty()) return invalid("container_ids[" + std::to_string(i) + "]: empty container id");
   }
+  if (const std::string problem = net_filter_problem(request); !problem.empty()) return invalid(problem);
   return grpc::Status::OK;
 }
 

@@ -21,6 +21,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "ctl_format.h"
+#include "netaddr.h"
 #include "vajra/v1/vajra.grpc.pb.h"
 #include "version.h"
 
@@ -58,6 +59,9 @@ Event filters (repeat a flag to allow several values; different flags must all m
   --pid N           the event's process id
   --container ID    container id in full (any runtime, LXC names too), or a prefix of at least 12 characters
   --exe-prefix P    the process's executable path starts with P
+  --port N          socket and DNS events with N as their local or remote port
+  --remote ADDR     socket and DNS events whose remote address is ADDR or in the CIDR ADDR
+                    (10.0.0.0/8, fd00::/8); a DNS event's remote is its server
   --count N         exit after N events (Loss events, which are always shown, do not count)
 
 Exit status: 0 done (or interrupted while following events), 1 vajrad unreachable or failed,
@@ -154,6 +158,15 @@ Options parse_args(int argc, char** argv) {
       const std::string prefix = value();
       if (prefix.empty()) usage_error("--exe-prefix: the prefix is empty");
       options.filter.add_exe_prefixes(prefix);
+    } else if (flag == "--port") {
+      events_only_flag = flag;
+      options.filter.add_ports(parse_number<uint16_t>(flag, value(), 1));
+    } else if (flag == "--remote") {
+      events_only_flag = flag;
+      const std::string address = value();
+      std::string error;
+      if (!vajra::parse_cidr(address, error)) usage_error("--remote: " + error);
+      options.filter.add_remote_addresses(address);
     } else if (flag == "--count") {
       events_only_flag = flag;
       options.count = parse_number<uint64_t>(flag, value(), 1);

@@ -9,6 +9,7 @@ packages=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev catch2 libssl-dev nlohmann-json3-dev
   libthrift-dev thrift-compiler libboost-dev python3-thrift python3-grpcio
   runc busybox-static iproute2 procps
+  dnsmasq-base
 )
 
 missing=()

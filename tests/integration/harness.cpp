@@ -29,6 +29,7 @@
 
 #include <catch2/catch.hpp>
 #include <google/protobuf/util/json_util.h>
+#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
@@ -491,6 +492,50 @@ int Child::wait() {
   }
   return status_;
 }
+
+// ---------------------------------------------------------------------------------------------
+
+std::string find_program(const std::string& name) {
+  for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+    const std::string path = std::string(dir) + "/" + name;
+    if (access(path.c_str(), X_OK) == 0) return path;
+  }
+  return "";
+}
+
+bool require_runc() {
+  if (!find_program("runc").empty() && !find_program("busybox").empty()) return true;
+  const char* ci = std::getenv("CI");
+  if (ci != nullptr && std::string(ci) == "true") FAIL("runc and busybox-static are needed (scripts/install-deps.sh)");
+  WARN("skipping: runc or busybox not installed");
+  return false;
+}
+
+RuncContainer::RuncContainer(const std::vector<std::string>& args)
+    : bundle_("vajra-bundle"),
+      runc_(find_program("runc")),
+      id_(random_hex(64)),
+      name_("vajra-test-" + random_hex(12)),
+      cgroup_("/system.slice/docker-" + id_ + ".scope") {
+  namespace fs = std::filesystem;
+  fs::create_directories(bundle_.file("rootfs/bin"));
+  fs::copy_file(find_program("busybox"), bundle_.file("rootfs/bin/busybox"));
+  fs::permissions(bundle_.file("rootfs/bin/busybox"), fs::perms(0755));
+  fs::create_symlink("busybox", bundle_.file("rootfs/bin/sh"));
+  SpawnOptions in_bundle;
+  in_bundle.cwd = bundle_.path();
+  const RunResult spec = run({runc_, "spec"}, in_bundle);
+  REQUIRE(spec.exit_code() == 0);
+  nlohmann::json config = nlohmann::json::parse(read_file(bundle_.file("config.json")));
+  config["process"]["terminal"] = false;
+  config["process"]["args"] = args;
+  config["linux"]["cgroupsPath"] = cgroup_;
+  std::ofstream(bundle_.file("config.json")) << config.dump(2);
+}
+
+RuncContainer::~RuncContainer() { run({runc_, "delete", "-f", name_}); }
+
+std::vector<std::string> RuncContainer::run_argv() const { return {runc_, "run", "--bundle", bundle_.path(), name_}; }
 
 // ---------------------------------------------------------------------------------------------
 

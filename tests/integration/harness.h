@@ -139,6 +139,36 @@ class Child {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Containers
+
+// The path of an installed program (the sbin and bin directories), or "" when it is not installed.
+std::string find_program(const std::string& name);
+
+// True when runc and busybox-static are installed. Otherwise: with CI=true the test FAILs, without it
+// WARNs and the test should return.
+bool require_runc();
+
+// A runc container whose rootfs is busybox-static (/bin/busybox, with /bin/sh pointing at it), running
+// `args` in its own pid, mount, net, uts and ipc namespaces under the docker-style cgroup
+// /system.slice/docker-<id>.scope. Run it with run_argv(); it is deleted when this goes out of scope.
+class RuncContainer {
+ public:
+  explicit RuncContainer(const std::vector<std::string>& args);
+  ~RuncContainer();
+  RuncContainer(const RuncContainer&) = delete;
+  RuncContainer& operator=(const RuncContainer&) = delete;
+  const std::string& id() const { return id_; }          // 64 hex digits
+  const std::string& cgroup() const { return cgroup_; }  // its cgroup v2 path
+  const std::string& runc() const { return runc_; }
+  std::string bundle_file(const std::string& name) const { return bundle_.file(name); }
+  std::vector<std::string> run_argv() const;  // runc run --bundle DIR NAME
+
+ private:
+  TempDir bundle_;
+  std::string runc_, id_, name_, cgroup_;
+};
+
+// ---------------------------------------------------------------------------------------------
 // The daemon
 
 class Daemon {

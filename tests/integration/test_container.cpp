@@ -4,14 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 
 #include "harness.h"
 
@@ -23,69 +20,26 @@ std::vector<std::string> strings(const google::protobuf::RepeatedPtrField<std::s
   return {field.begin(), field.end()};
 }
 
-std::string find_program(const std::string& name) {
-  for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
-    const std::string path = std::string(dir) + "/" + name;
-    if (access(path.c_str(), X_OK) == 0) return path;
-  }
-  return "";
-}
-
-// Removes the container whatever happened to the test.
-struct ContainerGuard {
-  std::string runc, name;
-  ~ContainerGuard() {
-    if (!runc.empty()) vt::run({runc, "delete", "-f", name});
-  }
-};
-
 }  // namespace
 
 TEST_CASE("container: an exec in a runc container carries docker attribution and its own namespaces") {
   REQUIRE_KERNEL();
-  const std::string runc = find_program("runc");
-  const std::string busybox = find_program("busybox");
-  if (runc.empty() || busybox.empty()) {
-    const char* ci = getenv("CI");
-    if (ci && std::string(ci) == "true") FAIL("runc and busybox-static are needed (scripts/install-deps.sh)");
-    WARN("skipping: runc or busybox not installed");
-    return;
-  }
-
-  // Bundle: busybox-static as /bin/busybox with /bin/sh pointing at it.
-  vt::TempDir bundle("vajra-bundle");
-  namespace fs = std::filesystem;
-  fs::create_directories(bundle.file("rootfs/bin"));
-  fs::copy_file(busybox, bundle.file("rootfs/bin/busybox"));
-  fs::permissions(bundle.file("rootfs/bin/busybox"), fs::perms(0755));
-  fs::create_symlink("busybox", bundle.file("rootfs/bin/sh"));
-  vt::SpawnOptions in_bundle;
-  in_bundle.cwd = bundle.path();
-  const vt::RunResult spec = vt::run({runc, "spec"}, in_bundle);
-  REQUIRE(spec.exit_code() == 0);
-
-  const std::string id = vt::random_hex(64);
-  const std::string name = "vajra-test-" + vt::random_hex(12);
-  const std::string cgroup = "/system.slice/docker-" + id + ".scope";
+  if (!vt::require_runc()) return;
+  const std::string busybox = vt::find_program("busybox");
   const std::string marker = "vajra-container-" + vt::random_hex(8);
   const std::string script = "read line; /bin/busybox true " + marker + "; exit 0";
   const std::vector<std::string> sh_argv{"/bin/sh", "-c", script};
   const std::vector<std::string> true_argv{"/bin/busybox", "true", marker};
-  {
-    nlohmann::json config = nlohmann::json::parse(vt::read_file(bundle.file("config.json")));
-    config["process"]["terminal"] = false;
-    config["process"]["args"] = sh_argv;
-    config["linux"]["cgroupsPath"] = cgroup;
-    std::ofstream(bundle.file("config.json")) << config.dump(2);
-  }
+  vt::RuncContainer runc(sh_argv);
+  const std::string& id = runc.id();
+  const std::string& cgroup = runc.cgroup();
 
   vt::Daemon daemon;
   SubscribeRequest request;
   request.add_container_ids(id);
   vt::EventStream stream(daemon, request);
 
-  ContainerGuard guard{runc, name};
-  vt::Child container({runc, "run", "--bundle", bundle.path(), name});
+  vt::Child container(runc.run_argv());
 
   const Event sh = stream.wait_for(
       [](const Event& e) { return e.kind() == EVENT_KIND_EXEC && e.process().argv_size() > 0 && e.process().argv(0) == "/bin/sh"; },
@@ -169,7 +123,7 @@ TEST_CASE("container: an exec in a runc container carries docker attribution and
   CHECK(p.exe_hash_status() == HASH_STATUS_OK);
   CHECK(p.exe_sha256() == vt::sha256_file(busybox));
   struct stat st {};
-  REQUIRE(stat(bundle.file("rootfs/bin/busybox").c_str(), &st) == 0);
+  REQUIRE(stat(runc.bundle_file("rootfs/bin/busybox").c_str(), &st) == 0);
   CHECK(e.exec().exe_inode() == st.st_ino);
   CHECK(e.exec().exe_size() == static_cast<uint64_t>(st.st_size));
   REQUIRE(p.ancestry_size() >= 2);
@@ -177,5 +131,5 @@ TEST_CASE("container: an exec in a runc container carries docker attribution and
   CHECK(p.ancestry(0).exe() == "/bin/busybox");
   CHECK(strings(p.ancestry(0).argv()) == sh_argv);
   CHECK(p.ancestry(1).pid() == static_cast<uint32_t>(container.pid()));
-  CHECK(p.ancestry(1).exe() == vt::realpath_of(runc));
+  CHECK(p.ancestry(1).exe() == vt::realpath_of(runc.runc()));
 }

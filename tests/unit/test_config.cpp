@@ -52,11 +52,25 @@ void check_same_settings(const Config& actual, const Config& expected) {
   CHECK(actual.buffers.pipeline_queue == expected.buffers.pipeline_queue);
   CHECK(actual.buffers.subscriber_queue == expected.buffers.subscriber_queue);
   CHECK(actual.buffers.replay_events == expected.buffers.replay_events);
+  CHECK(actual.buffers.replay_bytes == expected.buffers.replay_bytes);
+  CHECK(actual.network.bind == expected.network.bind);
+  CHECK(actual.network.listen == expected.network.listen);
+  CHECK(actual.network.accept == expected.network.accept);
+  CHECK(actual.network.connect == expected.network.connect);
+  CHECK(actual.network.close == expected.network.close);
+  CHECK(actual.network.udp == expected.network.udp);
+  CHECK(actual.network.dns == expected.network.dns);
+  CHECK(actual.network.include_ports == expected.network.include_ports);
+  CHECK(actual.network.exclude_ports == expected.network.exclude_ports);
+  CHECK(actual.network.include_cidrs == expected.network.include_cidrs);
+  CHECK(actual.network.exclude_cidrs == expected.network.exclude_cidrs);
+  CHECK(actual.network.udp_dedup_window_ms == expected.network.udp_dedup_window_ms);
   CHECK(actual.bridge.daemon_socket == expected.bridge.daemon_socket);
   CHECK(actual.bridge.user == expected.bridge.user);
   CHECK(actual.bridge.table_names == expected.bridge.table_names);
   CHECK(actual.bridge.retention_seconds == expected.bridge.retention_seconds);
   CHECK(actual.bridge.max_rows == expected.bridge.max_rows);
+  CHECK(actual.bridge.state_dir == expected.bridge.state_dir);
   CHECK(actual.log_level == expected.log_level);
 }
 
@@ -183,7 +197,7 @@ TEST_CASE("config: unknown keys are errors, with the nearest known key suggested
       error_of("\n\nhash:\n  colour: blue\n") ==
       "t.yaml:4: hash.colour: unknown key; known keys here: enabled, max_file_size, max_wait_ms, cache_size");
   CHECK(error_of("level: info\n") ==
-        "t.yaml:1: level: unknown key; known keys here: socket, events, process, hash, buffers, bridge, log");
+        "t.yaml:1: level: unknown key; known keys here: socket, events, process, hash, buffers, network, bridge, log");
 }
 
 TEST_CASE("config: a key given twice is an error at its second place", "[config]") {
@@ -400,7 +414,7 @@ TEST_CASE("config: an unnamed source still gives a place", "[config]") {
   } catch (const ConfigError& e) {
     CHECK(std::string(e.what()) ==
           "<config text>:1: bogus: unknown key; known keys here: socket, events, process, "
-          "hash, buffers, bridge, log");
+          "hash, buffers, network, bridge, log");
   }
 }
 

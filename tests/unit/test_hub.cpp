@@ -159,7 +159,7 @@ TEST_CASE("loss events pass every filter") {
 }
 
 TEST_CASE("publish numbers events and delivers only what each filter wants") {
-  Hub hub(16, 0, "test-instance");
+  Hub hub(16, 0, 1 << 20, "test-instance");
   v1::SubscribeRequest only_exits;
   only_exits.add_kinds(v1::EVENT_KIND_EXIT);
   auto everything = subscribe_live(hub, v1::SubscribeRequest(), 0, 100);
@@ -188,7 +188,7 @@ TEST_CASE("publish numbers events and delivers only what each filter wants") {
 TEST_CASE("a slow subscriber loses events, counted and announced, while a fast one gets all") {
   constexpr size_t kCapacity = 4;
   constexpr uint64_t kPublished = 10;
-  Hub hub(kCapacity, 0, "test-instance");
+  Hub hub(kCapacity, 0, 1 << 20, "test-instance");
   auto fast = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
   auto slow = subscribe_live(hub, v1::SubscribeRequest(), 0, 2);
 
@@ -216,7 +216,7 @@ TEST_CASE("a slow subscriber loses events, counted and announced, while a fast o
 }
 
 TEST_CASE("a loss is announced before the first event queued after it") {
-  Hub hub(2, 0, "test-instance");
+  Hub hub(2, 0, 1 << 20, "test-instance");
   auto subscription = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
   hub.publish(exec_event(1));                                            // seq 1, queued
   hub.publish(exec_event(1));                                            // seq 2, queued
@@ -235,7 +235,7 @@ TEST_CASE("a loss is announced before the first event queued after it") {
 }
 
 TEST_CASE("drops of departed subscribers stay counted") {
-  Hub hub(1, 0, "test-instance");
+  Hub hub(1, 0, 1 << 20, "test-instance");
   auto subscription = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
   hub.publish(exec_event(1));
   hub.publish(exec_event(1));
@@ -247,7 +247,7 @@ TEST_CASE("drops of departed subscribers stay counted") {
 }
 
 TEST_CASE("subscriber status reports peer, filter and queue") {
-  Hub hub(8, 0, "test-instance");
+  Hub hub(8, 0, 1 << 20, "test-instance");
   v1::SubscribeRequest filter;
   filter.add_pids(5);
   auto subscription = subscribe_live(hub, filter, 1000, 4321);
@@ -266,7 +266,7 @@ TEST_CASE("subscriber status reports peer, filter and queue") {
 }
 
 TEST_CASE("close_all ends next() for waiting and later subscribers") {
-  Hub hub(8, 0, "test-instance");
+  Hub hub(8, 0, 1 << 20, "test-instance");
   auto waiting = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
   auto with_backlog = subscribe_live(hub, v1::SubscribeRequest(), 0, 2);
   hub.publish(exec_event(1));
@@ -289,7 +289,7 @@ TEST_CASE("close_all ends next() for waiting and later subscribers") {
 }
 
 TEST_CASE("every stream starts with StreamStart naming the daemon run") {
-  Hub hub(16, 4, "run-a");
+  Hub hub(16, 4, 1 << 20, "run-a");
   hub.publish(exec_event(1));
   auto subscription = hub.subscribe(v1::SubscribeRequest(), 0, 1);
   EventPtr start = subscription->next(0ms);
@@ -304,7 +304,7 @@ TEST_CASE("every stream starts with StreamStart naming the daemon run") {
 }
 
 TEST_CASE("a resuming subscriber gets the retained events after its cursor, then live ones") {
-  Hub hub(64, 8, "run-a");
+  Hub hub(64, 8, 1 << 20, "run-a");
   for (int i = 0; i < 5; ++i) hub.publish(exec_event(1));  // seqs 1..5
   auto subscription = hub.subscribe(resume_from("run-a", 3), 0, 1);
   hub.publish(exec_event(1));  // seq 6
@@ -315,7 +315,7 @@ TEST_CASE("a resuming subscriber gets the retained events after its cursor, then
 }
 
 TEST_CASE("replay honours the subscriber's filter") {
-  Hub hub(64, 8, "run-a");
+  Hub hub(64, 8, 1 << 20, "run-a");
   hub.publish(exec_event(1));
   hub.publish(process_event(v1::EVENT_KIND_EXIT, 1, "/usr/bin/true"));
   v1::SubscribeRequest request = resume_from("run-a", 0);
@@ -327,7 +327,7 @@ TEST_CASE("replay honours the subscriber's filter") {
 }
 
 TEST_CASE("a cursor older than the replay buffer is told how much expired") {
-  Hub hub(64, 3, "run-a");
+  Hub hub(64, 3, 1 << 20, "run-a");
   for (int i = 0; i < 10; ++i) hub.publish(exec_event(1));  // retains 8..10
   const auto events = drain(*hub.subscribe(resume_from("run-a", 2), 0, 1));
   REQUIRE(events.size() == 5);
@@ -339,7 +339,7 @@ TEST_CASE("a cursor older than the replay buffer is told how much expired") {
 }
 
 TEST_CASE("a cursor from an earlier daemon run replays everything retained, after a restart loss") {
-  Hub hub(64, 8, "run-b");
+  Hub hub(64, 8, 1 << 20, "run-b");
   hub.publish(exec_event(1));
   hub.publish(exec_event(1));
   const auto events = drain(*hub.subscribe(resume_from("run-a", 500), 0, 1));
@@ -350,8 +350,32 @@ TEST_CASE("a cursor from an earlier daemon run replays everything retained, afte
 }
 
 TEST_CASE("a cursor at or past the newest event replays nothing and loses nothing") {
-  Hub hub(64, 8, "run-a");
+  Hub hub(64, 8, 1 << 20, "run-a");
   hub.publish(exec_event(1));
   CHECK(drain(*hub.subscribe(resume_from("run-a", 1), 0, 1)).size() == 1);
   CHECK(drain(*hub.subscribe(resume_from("run-a", UINT64_MAX), 0, 1)).size() == 1);
+}
+
+TEST_CASE("the replay buffer is bounded by bytes as well as by count") {
+  v1::Event big = exec_event(1);
+  big.mutable_process()->add_argv(std::string(4000, 'a'));
+  const size_t one = v1::Event(big).ByteSizeLong();
+  Hub hub(64, 100, 3 * one + one / 2, "run-a");
+  for (int i = 0; i < 10; ++i) hub.publish(v1::Event(big));
+  CHECK(hub.replay_retained() == 3);
+  const auto events = drain(*hub.subscribe(resume_from("run-a", 0), 0, 1));
+  REQUIRE(events.size() == 5);  // StreamStart, the expiry, and the 3 newest
+  CHECK(events[1]->loss().place() == v1::LOSS_PLACE_REPLAY_EXPIRED);
+  CHECK(events[1]->loss().count() == 7);
+  CHECK(events[2]->seq() == 8);
+}
+
+TEST_CASE("a replay longer than the subscriber queue is delivered whole") {
+  Hub hub(4, 100, 1 << 20, "run-a");
+  for (int i = 0; i < 20; ++i) hub.publish(exec_event(1));
+  auto subscription = hub.subscribe(resume_from("run-a", 0), 0, 1);
+  const auto events = drain(*subscription);
+  REQUIRE(events.size() == 21);
+  CHECK(events.back()->seq() == 20);
+  CHECK(subscription->status().dropped() == 0);
 }

@@ -8,6 +8,8 @@
  *   exec PATH ARGS...           execv(PATH, [ARGS...]); on failure prints errno and exits 127
  *   exec-missing [PATH]         execve a path that does not exist, print errno, exit 0
  *   wait-stdin MODE ARGS...     block until stdin has a byte or is closed, then run MODE ARGS...
+ *   tcp-session, connect-nonblock, accept-nonblock, udp-flows, unix-session, dns-query,
+ *   dns-query-tcp, dns-garbage: see net_modes.c
  *
  * Anything the tests need to read (child pids, errno values) goes to stdout, one value per line.
  */
@@ -23,13 +25,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net_modes.h"
+
 extern char **environ;
 
 static int usage(void)
 {
 	fprintf(stderr,
 		"usage: vajra_test_helper exit N | sleep-then-exit MS N | fork-child-exit N | kill-self SIG |\n"
-		"       threads N | exec PATH ARGS... | exec-missing [PATH] | wait-stdin MODE ARGS...\n");
+		"       threads N | exec PATH ARGS... | exec-missing [PATH] | wait-stdin MODE ARGS... |\n"
+		"       tcp-session ADDR OUT BACK | connect-nonblock ADDR listening|closed|backlogged |\n"
+		"       accept-nonblock ADDR |\n"
+		"       udp-flows ADDR COUNT | unix-session PATH|@NAME | dns-query SERVER NAME A|AAAA |\n"
+		"       dns-query-tcp SERVER NAME | dns-garbage SERVER\n");
 	return 64;
 }
 
@@ -113,7 +121,9 @@ static int run(int argc, char **argv)
 			;
 		return run(argc - 1, argv + 1);
 	}
-	return usage();
+	int net = run_net_mode(argc, argv);
+
+	return net >= 0 ? net : usage();
 }
 
 int main(int argc, char **argv)
