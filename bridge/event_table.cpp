@@ -1,0 +1,88 @@
+#include "event_table.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+namespace vajra::bridge {
+namespace {
+
+// How long a query waits for the start-up restore before answering with what the store holds.
+constexpr std::chrono::seconds kRestoreWait{10};
+
+}  // namespace
+
+uint64_t EventTable::wall_seconds() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+EventTable::EventTable(const EventFamily& family, std::string name, StoreLimits limits, const RestoreGate& gate,
+                       Clock now_s)
+    : family_(family), name_(std::move(name)), store_(limits), gate_(gate), now_s_(std::move(now_s)) {
+  for (const EventColumn& column : family_.columns) columns_.push_back(column.column);
+  by_name_.resize(columns_.size());
+  for (size_t i = 0; i < by_name_.size(); ++i) by_name_[i] = i;
+  std::sort(by_name_.begin(), by_name_.end(),
+            [this](size_t a, size_t b) { return columns_[a].name < columns_[b].name; });
+}
+
+bool EventTable::accepts(v1::EventKind kind) const {
+  return std::find(family_.kinds.begin(), family_.kinds.end(), kind) != family_.kinds.end();
+}
+
+void EventTable::add(const v1::Event& event, const std::string& daemon_instance) {
+  const EventSource source{event, daemon_instance};
+  std::vector<std::optional<std::string>> values;
+  values.reserve(family_.columns.size());
+  for (const EventColumn& column : family_.columns) values.push_back(column.value(source));
+  // The `time` column's value (event_header_columns), which the store orders and expires by.
+  const uint64_t time_s = event.time_ns() / 1000000000ull;
+  store_.insert(daemon_instance, event.seq(), time_s, std::make_shared<const PackedRow>(std::move(values), &interner_),
+                now_s_());
+}
+
+namespace {
+
+// Stored rows and the columns the query reads, in name order.
+class PackedBatch : public RowBatch {
+ public:
+  PackedBatch(std::vector<std::shared_ptr<const PackedRow>> rows, const std::vector<Column>& columns,
+              std::vector<size_t> used)
+      : rows_(std::move(rows)), columns_(columns), used_(std::move(used)) {}
+
+  size_t size() const override { return rows_.size(); }
+  size_t cell_count(size_t row) const override {
+    size_t count = 0;
+    for (size_t index : used_) count += rows_[row]->get(index).has_value() ? 1 : 0;
+    return count;
+  }
+  void visit(size_t row, CellSink& sink) const override {
+    for (size_t index : used_) {
+      if (const auto value = rows_[row]->get(index)) sink.cell(columns_[index].name, *value);
+    }
+  }
+
+ private:
+  std::vector<std::shared_ptr<const PackedRow>> rows_;
+  const std::vector<Column>& columns_;
+  std::vector<size_t> used_;
+};
+
+}  // namespace
+
+std::unique_ptr<RowBatch> EventTable::select(const QueryContext& context) {
+  if (!gate_.is_open() && !gate_.wait(kRestoreWait)) {
+    spdlog::warn("{}: answering before the start-up restore from vajrad finished (waited {} s)", name_,
+                 kRestoreWait.count());
+  }
+  auto rows = store_.select(integer_range(context, "time"), integer_range(context, "seq"), now_s_());
+  std::vector<size_t> used;
+  for (size_t index : by_name_) {
+    if (context.uses(columns_[index].name)) used.push_back(index);
+  }
+  return std::make_unique<PackedBatch>(std::move(rows), columns_, std::move(used));
+}
+
+}  // namespace vajra::bridge
