@@ -42,4 +42,23 @@ Value number(uint64_t value);
 Value signed_number(int64_t value);
 Value flag(bool value);
 
+// A column read from the event alone.
+template <typename Get>
+EventColumn event_column(const char* name, ColumnType type, Get get) {
+  return EventColumn{Column{name, type, kDefault},
+                     [get](const EventSource& s) -> Value { return get(s.event); }};
+}
+
+// A column only rows of `kind` have; NULL on the others.
+template <typename Get>
+EventColumn kind_column(v1::EventKind kind, const char* name, ColumnType type, Get get) {
+  return event_column(name, type, [kind, get](const v1::Event& e) -> Value {
+    if (e.kind() != kind) return std::nullopt;
+    return get(e);
+  });
+}
+
+// Appends the columns every event table shares (process context, then the event header).
+void append_shared_columns(EventFamily& family);
+
 }  // namespace vajra::bridge

@@ -2,7 +2,6 @@
 
 #include <cstdio>
 
-#include "tables/event_columns.h"
 
 namespace vajra::bridge {
 namespace {
@@ -54,21 +53,6 @@ Value exe_mode(const Event& e) {
   return std::string(octal);
 }
 
-template <typename Get>
-EventColumn col(const char* name, ColumnType type, Get get) {
-  return EventColumn{Column{name, type, kDefault},
-                     [get](const EventSource& s) -> Value { return get(s.event); }};
-}
-
-// Only for rows of `kind`; NULL on the others.
-template <typename Get>
-EventColumn only(v1::EventKind kind, const char* name, ColumnType type, Get get) {
-  return col(name, type, [kind, get](const Event& e) -> Value {
-    if (e.kind() != kind) return std::nullopt;
-    return get(e);
-  });
-}
-
 }  // namespace
 
 EventFamily process_family() {
@@ -77,33 +61,31 @@ EventFamily process_family() {
   family.name = "process";
   family.kinds = {v1::EVENT_KIND_EXEC, v1::EVENT_KIND_EXEC_FAILED, v1::EVENT_KIND_FORK, v1::EVENT_KIND_EXIT};
   family.columns = {
-      col("event", T::kText, [](const Event& e) { return Value(event_name(e)); }),
-      col("syscall", T::kText, syscall_name),
-      col("path", T::kText, path),
-      col("exit_code", T::kText, exit_code),
-      col("probe_error", T::kInteger, probe_error),
-      only(v1::EVENT_KIND_EXEC_FAILED, "errno", T::kInteger, [](const Event& e) {
+      event_column("event", T::kText, [](const Event& e) { return Value(event_name(e)); }),
+      event_column("syscall", T::kText, syscall_name),
+      event_column("path", T::kText, path),
+      event_column("exit_code", T::kText, exit_code),
+      event_column("probe_error", T::kInteger, probe_error),
+      kind_column(v1::EVENT_KIND_EXEC_FAILED, "errno", T::kInteger, [](const Event& e) {
         return signed_number(e.exec_failed().errno_value());
       }),
-      only(v1::EVENT_KIND_EXEC_FAILED, "error", T::kText, [](const Event& e) { return Value(e.exec_failed().error()); }),
-      col("mode", T::kText, exe_mode),
-      only(v1::EVENT_KIND_EXEC, "inode", T::kBigInt, [](const Event& e) { return number(e.exec().exe_inode()); }),
-      only(v1::EVENT_KIND_EXEC, "cmdline_size", T::kBigInt, [](const Event& e) { return number(e.exec().argv_bytes()); }),
-      only(v1::EVENT_KIND_FORK, "child_pid", T::kBigInt, [](const Event& e) { return number(e.fork().child_pid()); }),
-      only(v1::EVENT_KIND_FORK, "child_tid", T::kBigInt, [](const Event& e) { return number(e.fork().child_tid()); }),
-      col("thread", T::kInteger, [](const Event& e) -> Value {
+      kind_column(v1::EVENT_KIND_EXEC_FAILED, "error", T::kText, [](const Event& e) { return Value(e.exec_failed().error()); }),
+      event_column("mode", T::kText, exe_mode),
+      kind_column(v1::EVENT_KIND_EXEC, "inode", T::kBigInt, [](const Event& e) { return number(e.exec().exe_inode()); }),
+      kind_column(v1::EVENT_KIND_EXEC, "cmdline_size", T::kBigInt, [](const Event& e) { return number(e.exec().argv_bytes()); }),
+      kind_column(v1::EVENT_KIND_FORK, "child_pid", T::kBigInt, [](const Event& e) { return number(e.fork().child_pid()); }),
+      kind_column(v1::EVENT_KIND_FORK, "child_tid", T::kBigInt, [](const Event& e) { return number(e.fork().child_tid()); }),
+      event_column("thread", T::kInteger, [](const Event& e) -> Value {
         if (e.kind() == v1::EVENT_KIND_FORK) return flag(e.fork().thread());
         if (e.kind() == v1::EVENT_KIND_EXIT) return flag(e.exit().thread());
         return std::nullopt;
       }),
-      only(v1::EVENT_KIND_EXIT, "signal", T::kInteger, [](const Event& e) { return number(e.exit().signal()); }),
-      only(v1::EVENT_KIND_EXIT, "core_dumped", T::kInteger, [](const Event& e) { return flag(e.exit().core_dumped()); }),
+      kind_column(v1::EVENT_KIND_EXIT, "signal", T::kInteger, [](const Event& e) { return number(e.exit().signal()); }),
+      kind_column(v1::EVENT_KIND_EXIT, "core_dumped", T::kInteger, [](const Event& e) { return flag(e.exit().core_dumped()); }),
       // osquery's duration is the time spent in the syscall; an exit row's is the process's lifetime.
-      only(v1::EVENT_KIND_EXIT, "duration", T::kBigInt, [](const Event& e) { return number(e.exit().duration_ns()); }),
+      kind_column(v1::EVENT_KIND_EXIT, "duration", T::kBigInt, [](const Event& e) { return number(e.exit().duration_ns()); }),
   };
-  for (auto* shared : {&process_context_columns, &event_header_columns}) {
-    for (EventColumn& column : (*shared)()) family.columns.push_back(std::move(column));
-  }
+  append_shared_columns(family);
   return family;
 }
 
