@@ -164,6 +164,41 @@ class Generate(BridgeTest):
         self.assertEqual(len(forks), 1)
         self.assertEqual(forks[0]["pid"], str(os.getpid()))
 
+    def test_socket_rows_of_a_real_tcp_connection(self):
+        self.start_all()
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(listener.close)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        local_port = client.getsockname()[1]
+        server_side, _ = listener.accept()
+        client.sendall(b"x" * 100)
+        self.assertEqual(len(server_side.recv(100, socket.MSG_WAITALL)), 100)
+        client.close()
+        server_side.close()
+
+        def connect_rows():
+            return [r for r in self.generate("bpf_socket_events")
+                    if r["pid"] == str(os.getpid()) and r["action"] == "connect" and r.get("remote_port") == str(port)]
+        rows = wait_for("the connect row to port %d" % port, connect_rows)
+        self.assertEqual(len(rows), 1)
+        row = rows[0]
+        self.assertEqual(row["status"], "succeeded")
+        self.assertEqual(row["success"], "1")
+        self.assertEqual(row["family"], str(socket.AF_INET))
+        self.assertEqual(row["type"], str(socket.SOCK_STREAM))
+        self.assertEqual(row["protocol"], "6")
+        self.assertEqual(row["remote_address"], "127.0.0.1")
+        self.assertEqual(row["local_address"], "127.0.0.1")
+        self.assertEqual(row["local_port"], str(local_port))
+        self.assertEqual(row["path"], os.path.realpath("/proc/self/exe"))
+        closes = wait_for("the client's close row", lambda: [
+            r for r in self.generate("bpf_socket_events")
+            if r["pid"] == str(os.getpid()) and r["action"] == "close" and r.get("local_port") == str(local_port)])
+        self.assertEqual(closes[0]["bytes_sent"], "100")
+
     def test_time_and_seq_constraints(self):
         self.start_all()
         markers = [new_marker() for _ in range(3)]
