@@ -29,7 +29,9 @@ v1::EventKind kind_of_record(uint16_t record_kind) {
   }
 }
 
-constexpr int kPollMs = 100;
+// The kernel wakes us only once an eighth of a ring is full, so below that rate this period is the
+// delivery latency: 10 ms keeps p99 within the 20 ms target for a few idle wake-ups a second.
+constexpr int kPollMs = 10;
 // Queries waiting for their response: a resolver gives up within seconds, so 30 s loses no real pair.
 constexpr size_t kDnsPendingQueries = 4096;
 constexpr uint64_t kDnsQueryExpiryNs = 30'000'000'000ull;
