@@ -1,0 +1,89 @@
+// vbench-record: records the raw ring-buffer records of vajrad's probes while a workload runs, for
+// vbench-replay to run the user-space hot path over them under callgrind. Uses vajrad's own ProbeSet,
+// so it records every family vajrad would load with the same config.
+//
+//   vbench-record --out FILE [--config FILE]
+// Prints {"ready":true} once the probes are attached, records until SIGINT/SIGTERM, then writes FILE
+// (see record_file.h) and prints one JSON line with what it recorded.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "config.h"
+#include "probes.h"
+#include "record_file.h"
+#include "vajra_wire.h"
+
+namespace {
+std::atomic<bool> stop{false};
+void on_signal(int) { stop = true; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string out_path, config_path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--out" && i + 1 < argc) {
+      out_path = argv[++i];
+    } else if (arg == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: vbench-record --out FILE [--config FILE]\n");
+      return 2;
+    }
+  }
+  if (out_path.empty()) {
+    std::fprintf(stderr, "vbench-record: --out is required\n");
+    return 2;
+  }
+  vajra::Config config;
+  try {
+    if (!config_path.empty()) config = vajra::load_config_file(config_path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vbench-record: %s\n", e.what());
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::warn);
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  std::vector<std::string> records;
+  std::map<unsigned, unsigned long long> per_kind;
+  vajra::ProbeSet probes(config);
+  if (!probes.start([&](const void* data, size_t size) {
+        records.emplace_back(static_cast<const char*>(data), size);
+        if (size >= sizeof(vj_record_header)) ++per_kind[static_cast<const vj_record_header*>(data)->kind];
+      })) {
+    std::fprintf(stderr, "vbench-record: no probe could be loaded\n");
+    return 1;
+  }
+  std::printf("{\"ready\":true}\n");
+  std::fflush(stdout);
+  while (!stop) probes.poll(50);
+  probes.poll(0);
+
+  std::string error;
+  if (!vbench::write_records(out_path, records, error)) {
+    std::fprintf(stderr, "vbench-record: %s\n", error.c_str());
+    return 1;
+  }
+  unsigned long long drops = 0;
+  for (uint64_t d : probes.kernel_drops()) drops += d;
+  std::printf("{\"records\":%zu,\"kernel_drops\":%llu,\"per_record_kind\":{", records.size(), drops);
+  bool first = true;
+  for (const auto& [kind, count] : per_kind) {
+    std::printf("%s\"%u\":%llu", first ? "" : ",", kind, count);
+    first = false;
+  }
+  std::printf("}}\n");
+  return 0;
+}
