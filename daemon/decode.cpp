@@ -8,14 +8,6 @@
 namespace vajra {
 namespace {
 
-// Reads a fixed-size record prefix; the ring buffer gives no alignment promise to C++ objects.
-template <typename T>
-bool read_fixed(std::string_view rec, T& out) {
-  if (rec.size() < sizeof(T)) return false;
-  std::memcpy(&out, rec.data(), sizeof(T));
-  return true;
-}
-
 // Consumes `len` bytes of the variable part, in section order.
 class Sections {
  public:

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,14 @@ std::string errno_name(int error);
 
 // The event's time and its process as the kernel saw it, from a record's task part.
 void fill_task(const vj_task& task, const BootClock& clock, v1::Event& event);
+
+// Reads a fixed-size record prefix; the ring buffer gives no alignment promise to C++ objects.
+template <typename T>
+bool read_fixed(std::string_view rec, T& out) {
+  if (rec.size() < sizeof(T)) return false;
+  std::memcpy(&out, rec.data(), sizeof(T));
+  return true;
+}
 
 class Decoder {
  public:

@@ -11,13 +11,6 @@
 namespace vajra {
 namespace {
 
-template <typename T>
-bool read_fixed(std::string_view rec, T& out) {
-  if (rec.size() < sizeof(T)) return false;
-  std::memcpy(&out, rec.data(), sizeof(T));
-  return true;
-}
-
 constexpr int kIpprotoTcp = 6;
 constexpr int kIpprotoUdp = 17;
 
