@@ -32,6 +32,16 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # (execve, execveat), socket_events (connect, bind, accept, accept4) and a watch (file events).
 AUDIT_KEYS = ("vbench_exec", "vbench_net", "vbench_file")
 
+# Frames that say where vajrad's time goes (the rest of a call stack is wrappers).
+KEY_FRAMES = re.compile(r"^(vajra::(?!v1::Sensor)\S+|grpc::ServerWriter<.*>::Write|grpc::GenericSerialize<.*|"
+                        r"grpc_call_start_batch|grpc_core::ExecCtx::Flush|operator new|__x64_sys_futex|"
+                        r"vajra::v1::Event::~Event)\s*$")
+
+def clean_symbol(text):
+    """perf report --stdio pads symbols and may append empty columns ("-      -")."""
+    return re.sub(r"(\s+-)+\s*$", "", text).strip()
+
+
 # Fewer events than this in a window: CPU per event is not reported (the sensor's idle costs would dominate).
 MIN_EVENTS = 100
 
@@ -190,6 +200,19 @@ def machine_info():
     dirty = run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"], check=False).stdout.strip()
     info["git"] = git + ("-dirty" if dirty else "")
     return info
+
+
+def build_info(args):
+    """When the binaries measured were built, and whether the source moved on since (then the
+    commit in machine_info is not what was measured)."""
+    vajrad = args.bin("vajrad")
+    built = os.path.getmtime(vajrad)
+    head_time = run(["git", "-C", ROOT, "log", "-1", "--format=%ct"], check=False).stdout.strip()
+    newer = bool(head_time) and int(head_time) > built
+    if newer:
+        log("WARNING the last commit is newer than the vajrad binary: rebuild (bench/run.sh does) to measure it")
+    return {"vajrad": vajrad, "built": datetime.datetime.fromtimestamp(built).strftime("%Y-%m-%d %H:%M"),
+            "source_newer_than_binary": newer}
 
 
 class Machine:
@@ -467,6 +490,10 @@ class Auditd:
 
     def setup(self):
         self.prepare_config()
+        # A fresh log per setup: a full run logs gigabytes (the watched file storm alone is ~400 MB).
+        for old in os.listdir(self.dir):
+            if old.startswith("audit.log"):
+                os.unlink(os.path.join(self.dir, old))
         run(["auditctl", "-D"], check=False)
         self.proc = subprocess.Popen(["auditd", "-n", "-c", self.dir], stdout=subprocess.DEVNULL,
                                      stderr=open(f"{self.work}/auditd.err", "a"))
@@ -806,10 +833,12 @@ def callgrind(args, machine, work, workloads):
     vg = run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", "--toggle-collect=*vbench::hot_path*",
               args.bin("vbench-replay"), "--in", rec, "--config", cfg, "--passes", "1"])
     replay = json.loads(vg.stdout.strip().splitlines()[-1])
-    ann = run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", out_file]).stdout
-    self_ann = run(["callgrind_annotate", "--threshold=99", out_file]).stdout
+    ann = run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", "--auto=no", out_file]).stdout
+    self_ann = run(["callgrind_annotate", "--threshold=99", "--auto=no", out_file]).stdout
     with open(os.path.join(args.out, "callgrind-hotpath.txt"), "w") as f:
-        f.write("# inclusive\n" + ann + "\n# self\n" + self_ann)
+        # The 150 costliest functions of each view; callgrind.out in the work folder has everything.
+        f.write("# inclusive (callgrind_annotate --inclusive=yes)\n" + "\n".join(ann.splitlines()[:170])
+                + "\n\n# self (callgrind_annotate)\n" + "\n".join(self_ann.splitlines()[:170]) + "\n")
     total = None
     per_kind, steps = {}, {}
     line_re = re.compile(r"^\s*([\d,]+)\s+\([\s\d.%]+\)\s+(.*)$")
@@ -915,8 +944,7 @@ def profile(args, machine, work, workloads):
                 for m in re.finditer(r"(?m)^\s+([\d.]+)%\s+(\S+)\s+\[.\]\s+(.*?)\s*$", flat)][:25]
             out["perf_inclusive"] = [
                 {"children": float(m.group(1)), "self": float(m.group(2)), "symbol": m.group(3).strip()}
-                for m in re.finditer(r"(?m)^\s+([\d.]+)%\s+([\d.]+)%\s+\[.\]\s+(.*?)\s*$", incl)
-                if re.search(r"vajra::|grpc::|protobuf|malloc|operator new", m.group(3))][:30]
+                for m in re.finditer(r"(?m)^\s+([\d.]+)%\s+([\d.]+)%\s+\[.\]\s+(.*?)\s*$", incl)]
         bpf = []
         for p in progs1:
             p0 = progs0.get(p["id"], {})
@@ -936,7 +964,7 @@ def profile(args, machine, work, workloads):
         cond.teardown()
 
     # Latency against the ring size: the kernel wakes vajrad only once 1/8 of the ring is pending, so
-    # on a host below that rate events wait for vajrad's 100 ms poll timeout instead. The smallest ring
+    # on a host below that rate events wait for vajrad's poll period instead. The smallest ring
     # vajrad accepts (4 exec records of the largest size) still has a 64 KiB watermark.
     lat = []
     for ring in args.latency_rings:
@@ -1049,6 +1077,8 @@ def summarize(samples, workloads, teardowns):
                     "sensor_cpu_us_per_event_pooled": (sum(x["sensor_cpu"]["us"] for x, _ in pairs) / sum(events))
                     if per_event else None,
                 })
+            if (cell.get("events_delivered") or 0) < MIN_EVENTS:
+                cell["sensor_cpu_us_per_event"] = cell["sensor_cpu_us_per_event_pooled"] = None
             row[c] = cell
         summary[w] = row
     hwm = [t.get("vm_hwm_kb") for t in teardowns if t.get("condition") == "vajra" and t.get("vm_hwm_kb")]
@@ -1112,6 +1142,9 @@ def write_markdown(path, res):
              f"{info['kernel']} ({info['virtualization']}); commit {info['git']}. {res['rounds']} rounds, conditions "
              f"interleaved (order rotated each round); medians of per-round ratios against no sensor. "
              f"Vajra families loaded: {', '.join(res['vajra_families']) or 'unknown'}.")
+    if (res.get("build") or {}).get("source_newer_than_binary"):
+        res.setdefault("warnings", []).append("the last commit is newer than the vajrad measured "
+                                              f"(built {res['build']['built']})")
     if res.get("warnings"):
         L.append("")
         for w in res["warnings"]:
@@ -1273,8 +1306,8 @@ def write_markdown(path, res):
             L.append("")
             L.append("| incl. % | self % | function |")
             L.append("|---:|---:|---|")
-            for t in prof["perf_inclusive"][:18]:
-                L.append(f"| {t['children']:.1f} | {t['self']:.1f} | `{t['symbol'][:110]}` |")
+            for t in [t for t in prof["perf_inclusive"] if KEY_FRAMES.search(clean_symbol(t["symbol"]))][:16]:
+                L.append(f"| {t['children']:.1f} | {t['self']:.1f} | `{clean_symbol(t['symbol'])[:110]}` |")
         if prof.get("perf_top"):
             L.append("")
             L.append("Top symbols by self time:")
@@ -1282,11 +1315,11 @@ def write_markdown(path, res):
             L.append("| % | where | symbol |")
             L.append("|---:|---|---|")
             for t in prof["perf_top"][:12]:
-                L.append(f"| {t['percent']:.1f} | {t['dso']} | `{t['symbol'][:90]}` |")
+                L.append(f"| {t['percent']:.1f} | {t['dso']} | `{clean_symbol(t['symbol'])[:90]}` |")
         if prof.get("latency_vs_ring"):
             L.append("")
             L.append("Latency at 200 exec/s against the ring buffer size (the kernel wakes vajrad when 1/8 of "
-                     "the ring is pending; otherwise vajrad's 100 ms poll timeout collects the records):")
+                     "the ring is pending; otherwise vajrad's poll period (kPollMs in daemon/pipeline.cpp) collects the records):")
             L.append("")
             L.append("| buffers.ring_buffer_bytes | p50 | p99 | lost |")
             L.append("|---:|---:|---:|---:|")
@@ -1431,6 +1464,10 @@ def main():
     if args.report_only:
         with open(args.report_only) as f:
             res = json.load(f)
+        for row in res.get("summary", {}).values():
+            for c in ("vajra", "auditd"):
+                if c in row and (row[c].get("events_delivered") or 0) < MIN_EVENTS:
+                    row[c]["sensor_cpu_us_per_event"] = row[c]["sensor_cpu_us_per_event_pooled"] = None
         out = args.out or os.path.dirname(os.path.abspath(args.report_only))
         md = write_markdown(os.path.join(out, "results.md"), res)
         plot(os.path.join(out, "overhead.png"), res)
@@ -1462,6 +1499,13 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"harness: {tool} missing; run bench/install-deps.sh")
 
+    # SIGTERM/SIGHUP end the run like Ctrl-C does: every condition is torn down on the way out.
+    def stop(signum, _frame):
+        log(f"stopped by signal {signum}")
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+
     started = time.monotonic()
     work = args.work
     shutil.rmtree(work, ignore_errors=True)
@@ -1478,7 +1522,7 @@ def main():
     workloads = Workloads(args, work)
     res = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M %Z").strip(), "machine": machine_info(),
            "rounds": args.rounds, "workload_sizes": workloads.n, "mixed_fraction": args.mixed_fraction,
-           "targets_goal": TARGETS, "argv": sys.argv[1:]}
+           "targets_goal": TARGETS, "argv": sys.argv[1:], "build": build_info(args)}
     try:
         samples, teardowns, vstatus = run_rounds(args, machine, work, workloads)
         res["samples"], res["teardowns"] = samples, teardowns
@@ -1512,6 +1556,7 @@ def main():
     finally:
         dns.stop()
         audit_baseline()
+        shutil.rmtree(f"{work}/audit", ignore_errors=True)
     res["warnings"] = machine.warnings
     res["duration_s"] = time.monotonic() - started
     with open(os.path.join(args.out, "results.json"), "w") as f:

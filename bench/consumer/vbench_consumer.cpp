@@ -170,9 +170,9 @@ class Consumer {
     std::string error;
     bool drained = false;
     uint64_t previous_received = UINT64_MAX;
-    // vajrad polls its rings at least every 100 ms and an exec may wait up to hash.max_wait_ms for its
-    // hash, so "drained" needs the kernel counters to stand still across a few of those periods and
-    // every published event to be here.
+    // vajrad polls its rings once per poll period (at most 100 ms) and an exec may wait up to
+    // hash.max_wait_ms for its hash, so "drained" needs the kernel counters to stand still across a
+    // few of those periods and every published event to be here.
     int still = 0;
     while (std::chrono::steady_clock::now() < until) {
       if (!status(now, error)) break;
