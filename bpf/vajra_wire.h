@@ -42,7 +42,7 @@ enum vj_record_kind {
 	VJ_REC_EXEC_FAILED = 2,
 	VJ_REC_FORK = 3,
 	VJ_REC_EXIT = 4,
-	/* 5 is reserved for the file family. */
+	VJ_REC_FILE = 5,
 	VJ_REC_SOCKET = 6,
 	VJ_REC_DNS = 7,
 	VJ_REC_KIND_MAX = 8, /* size of per-kind counter arrays */
@@ -248,5 +248,163 @@ struct vj_dns_record {
 	struct vj_sock_addr remote; /* the DNS server */
 	__u8 data[];
 };
+
+/* ---- file family ---- */
+
+/* Longest user-supplied name copied (PATH_MAX); a longer one is flagged truncated. */
+#define VJ_FILE_NAME_MAX 4096
+/* Bytes of an absolute name the kernel compares with the watched prefixes (an LPM trie key's limit). */
+#define VJ_FIM_PREFIX_MAX 255
+/* Bytes of a symlink target or xattr name copied. */
+#define VJ_FILE_EXTRA_MAX 4096
+
+/* Operations; the config's operation names map 1:1, and watch masks are 1 << op. */
+enum vj_file_op {
+	VJ_FILE_CREATE = 1,
+	VJ_FILE_OPEN_WRITE = 2,
+	VJ_FILE_MODIFY = 3, /* once per open-write-close cycle that wrote */
+	VJ_FILE_TRUNCATE = 4,
+	VJ_FILE_DELETE = 5, /* unlink and rmdir */
+	VJ_FILE_RENAME = 6,
+	VJ_FILE_LINK = 7,
+	VJ_FILE_SYMLINK = 8,
+	VJ_FILE_MKDIR = 9,
+	VJ_FILE_CHMOD = 10,
+	VJ_FILE_CHOWN = 11,
+	VJ_FILE_SETXATTR = 12,
+	VJ_FILE_REMOVEXATTR = 13,
+	VJ_FILE_OPEN_READ = 14,
+	VJ_FILE_OP_MAX = 15, /* size of per-op counter arrays */
+};
+
+enum vj_file_syscall {
+	VJ_FSYS_OPEN = 1,
+	VJ_FSYS_OPENAT = 2,
+	VJ_FSYS_OPENAT2 = 3,
+	VJ_FSYS_CREAT = 4,
+	VJ_FSYS_TRUNCATE = 5,
+	VJ_FSYS_FTRUNCATE = 6,
+	VJ_FSYS_UNLINK = 7,
+	VJ_FSYS_UNLINKAT = 8,
+	VJ_FSYS_RMDIR = 9,
+	VJ_FSYS_RENAME = 10,
+	VJ_FSYS_RENAMEAT = 11,
+	VJ_FSYS_RENAMEAT2 = 12,
+	VJ_FSYS_LINK = 13,
+	VJ_FSYS_LINKAT = 14,
+	VJ_FSYS_SYMLINK = 15,
+	VJ_FSYS_SYMLINKAT = 16,
+	VJ_FSYS_MKDIR = 17,
+	VJ_FSYS_MKDIRAT = 18,
+	VJ_FSYS_CHMOD = 19,
+	VJ_FSYS_FCHMOD = 20,
+	VJ_FSYS_FCHMODAT = 21,
+	VJ_FSYS_FCHMODAT2 = 22,
+	VJ_FSYS_CHOWN = 23,
+	VJ_FSYS_FCHOWN = 24,
+	VJ_FSYS_LCHOWN = 25,
+	VJ_FSYS_FCHOWNAT = 26,
+	VJ_FSYS_SETXATTR = 27,
+	VJ_FSYS_LSETXATTR = 28,
+	VJ_FSYS_FSETXATTR = 29,
+	VJ_FSYS_SETXATTRAT = 30,
+	VJ_FSYS_REMOVEXATTR = 31,
+	VJ_FSYS_LREMOVEXATTR = 32,
+	VJ_FSYS_FREMOVEXATTR = 33,
+	VJ_FSYS_REMOVEXATTRAT = 34,
+	VJ_FSYS_CLOSE = 35, /* modify reported at the last close */
+	VJ_FSYS_EXIT = 36,  /* modify reported when the process exited with the file still open */
+	VJ_FSYS_MAX = 37,
+};
+
+/* vj_file_record.path_flags */
+enum vj_file_path_flags {
+	VJ_FP_PATH_TRUNCATED = 1 << 0,  /* dentry path: deeper or longer than the walk allows */
+	VJ_FP_PATH_DELETED = 1 << 1,    /* dentry path: the dentry is unlinked */
+	VJ_FP_NAME_TRUNCATED = 1 << 2,  /* name longer than the copy, or unreadable */
+	VJ_FP_PATH2_TRUNCATED = 1 << 3,
+	VJ_FP_PATH2_DELETED = 1 << 4,
+	VJ_FP_NAME2_TRUNCATED = 1 << 5,
+	VJ_FP_EXTRA_TRUNCATED = 1 << 6,
+	VJ_FP_TARGET = 1 << 7,          /* path is the target's own dentry (fd-based); else the base of name */
+	VJ_FP_TARGET2 = 1 << 8,         /* the same for path2 */
+	VJ_FP_ATTRS = 1 << 9,           /* ino..size describe the target after the change (read in the kernel) */
+	VJ_FP_BASE_IS_ROOT = 1 << 10,   /* name is absolute: path is the task's root */
+	VJ_FP_BASE2_IS_ROOT = 1 << 11,
+};
+
+/*
+ * One file operation. A target the kernel holds a dentry for (an fd-based call, or an open that
+ * returned an fd) is written as `path`, resolved from that dentry (VJ_FP_TARGET). A target named by
+ * a string (unlink, rename, chmod, ...) is `path` = its base directory resolved from its dentry (the
+ * dirfd's file, the cwd, or the root for an absolute name) plus `name` as the process passed it:
+ * vajrad joins and normalises the two. Rename and link have a second target (path2/name2); symlink's
+ * target and the xattr name are `extra`.
+ *
+ * data[]: path | name | path2 | name2 | extra. Names are NUL-terminated; paths are leaf-first.
+ */
+struct vj_file_record {
+	struct vj_record_header hdr;
+	struct vj_task task;
+	__u64 ino;           /* VJ_FP_ATTRS: the target inode after the change */
+	__u64 size;
+	__u64 bytes_written; /* modify: bytes the write calls returned, summed */
+	__u64 writes;        /* modify: write calls that wrote */
+	__u64 open_ns;       /* modify: when the file was opened, CLOCK_BOOTTIME */
+	__u32 dev;           /* kernel dev_t of the target's superblock */
+	__u32 mode;          /* i_mode, type bits included */
+	__u32 uid;
+	__u32 gid;
+	__s64 result;        /* the syscall's return value; a negative errno when it failed */
+	__u32 open_flags;    /* open: O_* as passed; modify: the flags the file was opened with */
+	__u32 arg_mode;      /* chmod, mkdir, open with O_CREAT: the mode argument */
+	__u32 arg_uid;       /* chown: requested owner; 0xffffffff leaves it unchanged */
+	__u32 arg_gid;
+	__u32 at_flags;      /* AT_* flags, renameat2's RENAME_* flags, xattr flags */
+	__s32 fd;            /* fd-based calls; the fd an open returned */
+	__u32 path_flags;    /* enum vj_file_path_flags */
+	__u16 op;            /* enum vj_file_op */
+	__u16 syscall;       /* enum vj_file_syscall */
+	__u32 path_len;
+	__u32 name_len;
+	__u32 path2_len;
+	__u32 name2_len;
+	__u32 extra_len;
+	__u32 pad;
+	__u8 data[];
+};
+
+/* ---- file watch filter, filled by vajrad from the watch lists ---- */
+
+/* A directory or file named by (superblock dev_t, inode). */
+struct vj_fim_inode_key {
+	__u32 dev;
+	__u32 pad;
+	__u64 ino;
+};
+
+struct vj_fim_dir {
+	__u32 subtree_ops;  /* ops wanted on this inode and everything below it (1 << vj_file_op) */
+	__u32 named_ops;    /* some children are watched by name: look them up in fim_names */
+	__u32 ancestor_ops; /* watched paths lie below: a multi-component name from here may reach them */
+	__u32 pad;
+};
+
+/* A child watched by name: its parent directory and the FNV-1a 64 hash of its name. */
+struct vj_fim_name_key {
+	__u32 dev;
+	__u32 pad;
+	__u64 dir_ino;
+	__u64 name_hash;
+};
+
+/* Absolute names are compared with the watched prefixes as strings. */
+struct vj_fim_prefix_key {
+	__u32 prefixlen; /* bits */
+	__u8 data[VJ_FIM_PREFIX_MAX];
+};
+
+#define VJ_FNV64_OFFSET 0xcbf29ce484222325ull
+#define VJ_FNV64_PRIME 0x100000001b3ull
 
 #endif /* VAJRA_WIRE_H */

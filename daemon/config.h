@@ -76,6 +76,27 @@ struct NetworkConfig {
   uint32_t udp_dedup_window_ms = 60000;  // a UDP flow is reported again after this long
 };
 
+// A named watch list, like osquery's file_paths categories. A path is in the category when it matches
+// an include glob and no exclude glob; it is reported for the operations the category asks for.
+struct WatchCategory {
+  std::string name;
+  std::vector<std::string> include;  // absolute globs: * ? [...] within a name, ** across directories
+  std::vector<std::string> exclude;
+  uint32_t operations = 0;           // 1 << vj_file_op for each operation; see default_file_operations()
+  std::vector<std::string> hashes;   // of the content after create or modify: sha256, sha1, md5
+  uint64_t hash_max_bytes = 64ull << 20;  // larger files are not hashed (the event says so)
+};
+
+// File integrity monitoring: which paths, which operations.
+struct FilesConfig {
+  bool enabled = true;
+  std::vector<WatchCategory> categories;  // built-in defaults: default_watch_categories()
+};
+
+// Every operation but open_read, which is asked for by name (it is frequent).
+uint32_t default_file_operations();
+std::vector<WatchCategory> default_watch_categories();
+
 // Settings of the osquery bridge (vajra.ext), read from the same file's `bridge:` section.
 struct BridgeConfig {
   std::string daemon_socket;      // empty: the daemon's socket.path
@@ -94,6 +115,7 @@ struct Config {
   HashConfig hash;
   BufferConfig buffers;
   NetworkConfig network;
+  FilesConfig files;
   BridgeConfig bridge;
   std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
 };
