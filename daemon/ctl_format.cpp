@@ -156,6 +156,13 @@ std::string errno_name(const v1::ExecFailedEvent& failure) {
   return name ? name : std::to_string(value);
 }
 
+std::string file_error(const v1::FileEvent& file) {
+  if (!file.error().empty()) return file.error();
+  const int value = file.errno_value() != 0 ? std::abs(file.errno_value()) : static_cast<int>(-file.result());
+  const char* name = strerrorname_np(value);
+  return name ? name : std::to_string(value);
+}
+
 std::string signal_name(uint32_t signal) {
   const char* abbreviation = sigabbrev_np(static_cast<int>(signal));
   return abbreviation ? std::string("SIG") + abbreviation : std::to_string(signal);
@@ -206,6 +213,45 @@ void append_dns(std::string& line, const v1::DnsEvent& dns) {
   append_text_field(line, "server", end_text(dns.server()) + "/" + dns.transport());
 }
 
+// A path, and what makes it less than whole: why it is missing or partial, truncated, deleted.
+void append_file_path(std::string& line, const std::string& key, const char* host_key, const v1::FilePath& path) {
+  append_text_field(line, key, path.path());
+  if (!path.host_path().empty()) append_text_field(line, host_key, path.host_path());
+  if (!path.unresolved().empty()) append_text_field(line, key + "_unresolved", path.unresolved());
+  if (path.truncated()) append_flag(line, key + "_truncated");
+  if (path.deleted()) append_flag(line, key + "_deleted");
+}
+
+void append_file(std::string& line, const v1::FileEvent& file) {
+  append_text_field(line, "op", short_enum_name(v1::FileOperation_Name(file.operation()), "FILE_OPERATION_",
+                                                file.operation()));
+  append_file_path(line, "path", "host_path", file.path());
+  if (file.has_new_path()) append_file_path(line, "new_path", "new_host_path", file.new_path());
+  if (file.exchange()) append_flag(line, "exchange");
+  if (!file.symlink_target().empty()) append_text_field(line, "target", file.symlink_target());
+  if (!file.xattr_name().empty()) append_text_field(line, "xattr", file.xattr_name());
+  if (file.operation() == v1::FILE_OPERATION_CHMOD) {
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", file.requested_mode() & 07777);
+    append_text_field(line, "mode", mode);
+  }
+  if (file.operation() == v1::FILE_OPERATION_CHOWN) {
+    // "-" for an id chown leaves unchanged.
+    auto id = [](bool set, uint32_t value) { return set ? std::to_string(value) : std::string("-"); };
+    append_text_field(line, "owner", id(file.has_requested_uid(), file.requested_uid()) + ":" +
+                                         id(file.has_requested_gid(), file.requested_gid()));
+  }
+  if (file.operation() == v1::FILE_OPERATION_MODIFY) {
+    append_number_field(line, "bytes", file.bytes_written());
+    append_number_field(line, "writes", file.writes());
+  }
+  if (file.errno_value() != 0 || !file.error().empty() || file.result() < 0)
+    append_text_field(line, "error", file_error(file));
+  std::string categories;
+  for (const std::string& category : file.categories()) categories += (categories.empty() ? "" : ",") + category;
+  if (!categories.empty()) append_text_field(line, "categories", categories);
+}
+
 void append_body(std::string& line, const v1::Event& event) {
   switch (event.body_case()) {
     case v1::Event::kExecFailed: {
@@ -240,6 +286,9 @@ void append_body(std::string& line, const v1::Event& event) {
       break;
     case v1::Event::kDns:
       append_dns(line, event.dns());
+      break;
+    case v1::Event::kFile:
+      append_file(line, event.file());
       break;
     case v1::Event::kExec:  // exe and cmdline are its essentials
     case v1::Event::kLoss:  // printed by the caller, without a process
@@ -308,12 +357,42 @@ std::string describe_filter(const v1::SubscribeRequest& filter) {
   append_filter_list(out, "ports", filter.ports(), [&](uint32_t port) { append_number(out, port); });
   append_filter_list(out, "remote_addresses", filter.remote_addresses(),
                      [&](const std::string& address) { append_value(out, address); });
+  append_filter_list(out, "categories", filter.categories(),
+                     [&](const std::string& category) { append_value(out, category); });
+  append_filter_list(out, "path_prefixes", filter.path_prefixes(),
+                     [&](const std::string& prefix) { append_value(out, prefix); });
   return out.empty() ? " everything" : out;
 }
 
 void append_cache(std::string& out, const char* name, const v1::CacheStatus& cache) {
   appendf(out, "  %-12s %10llu %10llu %12llu %12llu %12llu\n", name, ull(cache.size()),
           ull(cache.capacity()), ull(cache.hits()), ull(cache.misses()), ull(cache.evictions()));
+}
+
+void append_file_status(std::string& out, const v1::FileStatus& files) {
+  appendf(out, "\nfiles          watch generation %llu, last reload %s%s\n", ull(files.watch_generation()),
+          files.last_reload_error().empty() ? "applied" : "failed: ", files.last_reload_error().c_str());
+  appendf(out, "  %-12s %llu dirs, %llu names, %llu prefixes\n", "kernel maps", ull(files.kernel_dirs()),
+          ull(files.kernel_names()), ull(files.kernel_prefixes()));
+  for (const std::string& prefix : files.unresolved_prefixes())
+    appendf(out, "  %-12s %s  (does not exist yet: its nearest existing parent is watched)\n", "unresolved",
+            prefix.c_str());
+  appendf(out, "  %-12s %12llu  passed the kernel's filter, matched no category's globs\n", "unmatched",
+          ull(files.unmatched()));
+
+  appendf(out, "\n%-14s %12s  dropped by the kernel's watch filter, never reaching vajrad\n", "kernel filtered",
+          "events");
+  for (const v1::FileOperationCount& count : files.kernel_filtered()) {
+    appendf(out, "  %-12s %12llu\n",
+            short_enum_name(v1::FileOperation_Name(count.operation()), "FILE_OPERATION_", count.operation()).c_str(),
+            ull(count.count()));
+  }
+
+  appendf(out, "\n%-14s %12s %12s %13s\n", "categories", "matched", "hashed", "hash_failures");
+  for (const v1::FileCategoryStatus& category : files.categories()) {
+    appendf(out, "  %-12s %12llu %12llu %13llu\n", category.name().c_str(), ull(category.matched()),
+            ull(category.hashed()), ull(category.hash_failures()));
+  }
 }
 
 // Every kind in the proto a subscriber can ask for, in the proto's order.
@@ -449,6 +528,8 @@ std::string format_status_text(const v1::StatusResponse& status, uint64_t now_ns
   out += "\ndns\n";
   appendf(out, "  %-12s %12llu  port-53 payloads that are not DNS messages (published with the reason)\n",
           "malformed", ull(status.dns_malformed()));
+
+  if (status.has_files()) append_file_status(out, status.files());
 
   appendf(out, "\n%-14s %10s %10s %12s %12s %12s\n", "caches", "size", "capacity", "hits", "misses",
           "evictions");

@@ -62,6 +62,9 @@ Event filters (repeat a flag to allow several values; different flags must all m
   --port N          socket and DNS events with N as their local or remote port
   --remote ADDR     socket and DNS events whose remote address is ADDR or in the CIDR ADDR
                     (10.0.0.0/8, fd00::/8); a DNS event's remote is its server
+  --category NAME   file events that matched the watch category NAME (files: in vajrad's config)
+  --path-prefix P   file events whose path, new path or host path is P or below it, by whole
+                    names: /etc matches /etc/passwd, not /etcx
   --count N         exit after N events (Loss events, which are always shown, do not count)
 
 Exit status: 0 done (or interrupted while following events), 1 vajrad unreachable or failed,
@@ -167,6 +170,16 @@ Options parse_args(int argc, char** argv) {
       std::string error;
       if (!vajra::parse_cidr(address, error)) usage_error("--remote: " + error);
       options.filter.add_remote_addresses(address);
+    } else if (flag == "--category") {
+      events_only_flag = flag;
+      const std::string category = value();
+      if (category.empty()) usage_error("--category: the name is empty");
+      options.filter.add_categories(category);
+    } else if (flag == "--path-prefix") {
+      events_only_flag = flag;
+      const std::string prefix = value();
+      if (prefix.empty() || prefix[0] != '/') usage_error("--path-prefix: '" + prefix + "' is not an absolute path");
+      options.filter.add_path_prefixes(prefix);
     } else if (flag == "--count") {
       events_only_flag = flag;
       options.count = parse_number<uint64_t>(flag, value(), 1);

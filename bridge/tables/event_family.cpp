@@ -2,6 +2,7 @@
 
 #include "tables/dns_table.h"
 #include "tables/event_columns.h"
+#include "tables/file_table.h"
 #include "tables/process_table.h"
 #include "tables/socket_table.h"
 
@@ -12,7 +13,8 @@ std::string family_table_name(const EventFamily& family, const std::string& pref
 }
 
 const std::vector<EventFamily>& event_families() {
-  static const std::vector<EventFamily> families{process_family(), socket_family(), dns_family()};
+  static const std::vector<EventFamily> families{process_family(), socket_family(), dns_family(),
+                                                  file_family()};
   return families;
 }
 

@@ -37,6 +37,10 @@ const std::vector<Column> kDaemonColumns = {
     {"daemon_replay_retained", T::kBigInt}, {"daemon_replay_capacity", T::kBigInt},
     {"daemon_probes_loaded", T::kBigInt},   {"daemon_probes_failed", T::kBigInt},
     {"daemon_probes", T::kText},
+    // File watching; NULL as well when vajrad reports no file status.
+    {"daemon_file_kernel_filtered", T::kBigInt}, {"daemon_file_unmatched", T::kBigInt},
+    {"daemon_file_categories", T::kText},        {"daemon_file_watch_generation", T::kBigInt},
+    {"daemon_file_reload_error", T::kText},      {"daemon_file_unresolved_prefixes", T::kText},
 };
 
 std::string str(uint64_t value) { return std::to_string(value); }
@@ -50,7 +54,31 @@ std::string probe_state_name(v1::ProbeState state) {
   }
 }
 
+std::string json_text(const nlohmann::json& json) {
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace
+
+void add_file_status(const v1::FileStatus& files, Row& row) {
+  uint64_t kernel_filtered = 0;
+  for (const v1::FileOperationCount& count : files.kernel_filtered()) kernel_filtered += count.count();
+  nlohmann::json categories = nlohmann::json::array();
+  for (const v1::FileCategoryStatus& category : files.categories()) {
+    categories.push_back({{"name", category.name()},
+                          {"matched", category.matched()},
+                          {"hashed", category.hashed()},
+                          {"hash_failures", category.hash_failures()}});
+  }
+  nlohmann::json unresolved = nlohmann::json::array();
+  for (const std::string& prefix : files.unresolved_prefixes()) unresolved.push_back(prefix);
+  row["daemon_file_kernel_filtered"] = str(kernel_filtered);
+  row["daemon_file_unmatched"] = str(files.unmatched());
+  row["daemon_file_categories"] = json_text(categories);
+  row["daemon_file_watch_generation"] = str(files.watch_generation());
+  row["daemon_file_reload_error"] = files.last_reload_error();
+  row["daemon_file_unresolved_prefixes"] = json_text(unresolved);
+}
 
 StatusTable::StatusTable(BridgeInfo info, Subscriber& subscriber, std::vector<EventTable*> tables)
     : info_(std::move(info)), subscriber_(subscriber), tables_(std::move(tables)) {
@@ -148,7 +176,8 @@ void StatusTable::add_daemon_status(const QueryContext& context, Row& row) const
   row["daemon_replay_capacity"] = str(status->replay_capacity());
   row["daemon_probes_loaded"] = str(loaded);
   row["daemon_probes_failed"] = str(failed);
-  row["daemon_probes"] = probes.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  row["daemon_probes"] = json_text(probes);
+  if (status->has_files()) add_file_status(status->files(), row);
 }
 
 }  // namespace vajra::bridge

@@ -19,6 +19,9 @@ struct BridgeInfo {
   uint64_t max_rows = 0;
 };
 
+// The daemon_file_* columns from vajrad's file status.
+void add_file_status(const v1::FileStatus& files, Row& row);
+
 class StatusTable : public Table {
  public:
   StatusTable(BridgeInfo info, Subscriber& subscriber, std::vector<EventTable*> tables);

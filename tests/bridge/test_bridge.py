@@ -65,7 +65,8 @@ class Registration(BridgeTest):
         uuid = self.start_all()
         core = self.world.core
         tables = core.registered_tables()
-        self.assertEqual(set(tables), {"bpf_process_events", "bpf_socket_events", "bpf_dns_events", "vajra_status"})
+        self.assertEqual(set(tables), {"bpf_process_events", "bpf_socket_events", "bpf_dns_events",
+                                       "bpf_file_events", "vajra_status"})
         self.assertEqual(core.extensions()[uuid].name, "vajra")
 
         # `columns` repeats exactly what was registered, for every table.
@@ -336,7 +337,8 @@ class Liveness(BridgeTest):
 class NameCollision(BridgeTest):
     def assert_vajra_names(self):
         tables = self.world.core.registered_tables()
-        self.assertEqual(set(tables), {"vajra_process_events", "vajra_socket_events", "vajra_dns_events", "vajra_status"})
+        self.assertEqual(set(tables), {"vajra_process_events", "vajra_socket_events", "vajra_dns_events",
+                                       "vajra_file_events", "vajra_status"})
 
     def test_core_owning_bpf_process_events_makes_every_table_vajra(self):
         self.world.start_daemon()

@@ -146,8 +146,8 @@ TEST_CASE("kind names come from the proto, groups from the table") {
   CHECK(ctl::kinds_named("EXEC").empty());
   CHECK(ctl::kinds_named("net") == std::vector<v1::EventKind>{v1::EVENT_KIND_SOCKET, v1::EVENT_KIND_DNS});
   CHECK(ctl::kinds_named("dns") == std::vector<v1::EventKind>{v1::EVENT_KIND_DNS});
-  CHECK(ctl::kind_names() == std::vector<std::string>{"exec", "exec_failed", "fork", "exit", "socket", "dns",
-                                                      "process", "net"});
+  CHECK(ctl::kind_names() == std::vector<std::string>{"exec", "exec_failed", "fork", "exit", "file", "socket",
+                                                      "dns", "process", "net"});
 }
 
 TEST_CASE("JSON is one line with proto field names and zero fields printed") {
