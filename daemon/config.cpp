@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <sstream>
 #include <string_view>
@@ -21,236 +20,13 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include "config_reader.h"
 #include "vajra_wire.h"
 
 namespace vajra {
 namespace {
 
-// The config text and its name, to place errors in it.
-class Document {
- public:
-  Document(const std::string& text, const std::string& source)
-      : text_(text), source_(source.empty() ? "<config text>" : source) {}
-
-  // 1-based line of a node. yaml-cpp marks an empty value (`key:` with nothing after it, or a bare
-  // `-`) where the next token starts, often lines later, so those are traced back to the line that
-  // holds their `:` or `-`: the nearest text before the mark that is not blank or a comment.
-  int line_of(const YAML::Node& node) const {
-    const YAML::Mark mark = node.Mark();
-    if (mark.pos < 0) return 1;
-    if (!node.IsNull()) return mark.line + 1;
-
-    // The byte offset, not line and column: at the end of the text yaml-cpp's column is off.
-    size_t end = std::min(static_cast<size_t>(mark.pos), text_.size());
-    while (true) {
-      const size_t begin = end == 0 ? 0 : text_.rfind('\n', end - 1) + 1;  // npos + 1 wraps to 0
-      const std::string_view before(text_.data() + begin, end - begin);
-      const size_t first = before.find_first_not_of(" \t\r");
-      if (first != std::string_view::npos && before[first] != '#') {
-        return static_cast<int>(std::count(text_.begin(), text_.begin() + begin, '\n')) + 1;
-      }
-      if (begin == 0) return 1;
-      end = begin - 1;  // the newline that ends the line above
-    }
-  }
-
-  [[noreturn]] void fail(int line, const std::string& key, const std::string& what) const {
-    std::string message = source_ + ":" + std::to_string(line) + ": ";
-    if (!key.empty()) message += key + ": ";
-    throw ConfigError(message + what);
-  }
-
-  const std::string& source() const { return source_; }
-
- private:
-  const std::string& text_;
-  std::string source_;
-};
-
-// A node with the dotted key that names it, e.g. "process.env_allow[2]".
-struct Value {
-  const Document* doc;
-  std::string key;
-  YAML::Node node;
-
-  [[noreturn]] void fail(const std::string& what) const { doc->fail(doc->line_of(node), key, what); }
-};
-
-// How a node reads in a message: its text when it is a scalar, its kind otherwise.
-std::string describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar: {
-      const std::string& text = node.Scalar();
-      return text.size() <= 60 ? "'" + text + "'" : "'" + text.substr(0, 57) + "...'";
-    }
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    default:
-      return "nothing";
-  }
-}
-
-std::string join(const std::vector<std::string_view>& words) {
-  std::string out;
-  for (std::string_view word : words) {
-    if (!out.empty()) out += ", ";
-    out += word;
-  }
-  return out;
-}
-
-// Edit distance counting a swap of neighbours as one edit (so "inof" is one from "info"), ignoring
-// case, to suggest the key or name that was probably meant.
-size_t distance(std::string_view a, std::string_view b) {
-  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) && lower(a[i - 2]) == lower(b[j - 1])) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-// The candidate within a third of its length (at least 1) of `word`, closest first; "" if none is.
-std::string_view closest(std::string_view word, const std::vector<std::string_view>& candidates) {
-  std::string_view best;
-  size_t best_distance = SIZE_MAX;
-  for (std::string_view candidate : candidates) {
-    const size_t d = distance(word, candidate);
-    if (d <= std::max<size_t>(1, candidate.size() / 3) && d < best_distance) {
-      best = candidate;
-      best_distance = d;
-    }
-  }
-  return best;
-}
-
-// One mapping of the config, checked against the keys it may hold: a key that is not a plain name,
-// unknown or given twice is an error. An empty section (`socket:` with every key commented out) is
-// an empty mapping, not an error.
-class Section {
- public:
-  Section(const Value& section, std::vector<std::string_view> known_keys) {
-    if (section.node.IsNull()) return;
-    if (!section.node.IsMap()) section.fail("expected a mapping of settings, got " + describe(section.node));
-
-    const Document& doc = *section.doc;
-    const std::string prefix = section.key.empty() ? "" : section.key + ".";
-    for (const auto& pair : section.node) {
-      if (!pair.first.IsScalar()) {
-        doc.fail(doc.line_of(pair.first), section.key,
-                 "keys must be plain names, got " + describe(pair.first));
-      }
-      const std::string& name = pair.first.Scalar();
-      const std::string key = prefix + name;
-      if (std::find(known_keys.begin(), known_keys.end(), name) == known_keys.end()) {
-        const std::string_view suggestion = closest(name, known_keys);
-        doc.fail(doc.line_of(pair.first), key,
-                 suggestion.empty() ? "unknown key; known keys here: " + join(known_keys)
-                                    : "unknown key; did you mean '" + std::string(suggestion) + "'?");
-      }
-      const auto [previous, inserted] =
-          entries_.emplace(name, Entry{pair.first, Value{&doc, key, pair.second}});
-      if (!inserted) {
-        doc.fail(
-            doc.line_of(pair.first), key,
-            "given twice (first at line " + std::to_string(doc.line_of(previous->second.key_node)) + ")");
-      }
-    }
-  }
-
-  // Sets `field` to `read_value(value)` when the key is present; otherwise the default stays.
-  template <typename Field, typename Reader>
-  void read(std::string_view name, Field& field, Reader&& read_value) const {
-    if (const Value* value = find(name)) field = read_value(*value);
-  }
-
-  // Runs `read_section(value, field)` when the key is present, for sections that fill a struct.
-  template <typename Field, typename SectionReader>
-  void read_into(std::string_view name, Field& field, SectionReader&& read_section) const {
-    if (const Value* value = find(name)) read_section(*value, field);
-  }
-
- private:
-  struct Entry {
-    YAML::Node key_node;
-    Value value;
-  };
-  const Value* find(std::string_view name) const {
-    const auto it = entries_.find(name);
-    return it == entries_.end() ? nullptr : &it->second.value;
-  }
-
-  std::map<std::string, Entry, std::less<>> entries_;
-};
-
-bool read_bool(const Value& v) {
-  // YAML 1.2 core schema spellings only: "yes", "on" and friends are strings there.
-  if (v.node.IsScalar()) {
-    const std::string& text = v.node.Scalar();
-    if (text == "true" || text == "True" || text == "TRUE") return true;
-    if (text == "false" || text == "False" || text == "FALSE") return false;
-  }
-  v.fail("expected true or false, got " + describe(v.node));
-}
-
-std::string read_string(const Value& v) {
-  if (!v.node.IsScalar()) v.fail("expected a string, got " + describe(v.node));
-  return v.node.Scalar();
-}
-
-// The value of a plain decimal integer, or nullopt when it is negative or beyond uint64_t (so outside
-// every range). Plain decimal only: yaml-cpp's own conversion would read "010" as octal, "0x10" as hex.
-std::optional<uint64_t> read_decimal(const Value& v) {
-  const std::string text = v.node.IsScalar() ? v.node.Scalar() : "";
-  const bool negative = !text.empty() && text[0] == '-';
-  const std::string_view digits = std::string_view(text).substr(negative ? 1 : 0);
-  if (digits.empty() ||
-      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    v.fail("expected an integer, got " + describe(v.node));
-  }
-  if (negative) return std::nullopt;
-  uint64_t value = 0;
-  for (char c : digits) {
-    const auto digit = static_cast<uint64_t>(c - '0');
-    if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
-    value = value * 10 + digit;
-  }
-  return value;
-}
-
-uint64_t read_integer(const Value& v, uint64_t min, uint64_t max) {
-  const std::optional<uint64_t> value = read_decimal(v);
-  if (!value || *value < min || *value > max) {
-    v.fail("must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
-           v.node.Scalar());
-  }
-  return *value;
-}
-
-// A reader for integers in [min, max] that fit in uint32_t.
-auto u32_between(uint64_t min, uint64_t max) {
-  return [min, max](const Value& v) { return static_cast<uint32_t>(read_integer(v, min, max)); };
-}
-
-template <typename Element, typename ReadElement>
-std::vector<Element> read_list(const Value& v, ReadElement&& read_element) {
-  if (!v.node.IsSequence()) v.fail("expected a list (write [] for none), got " + describe(v.node));
-  std::vector<Element> list;
-  for (const YAML::Node& element : v.node) {
-    list.push_back(read_element(Value{v.doc, v.key + "[" + std::to_string(list.size()) + "]", element}));
-  }
-  return list;
-}
+using namespace config_reader;
 
 // 4294967295 is (uid_t)-1, "no id" to the kernel, so it cannot name anyone.
 constexpr uint64_t kMaxId = 4294967294u;
@@ -502,8 +278,6 @@ void check_one_document(const Document& doc, const std::string& text) {
   doc.fail(second.line + 1, "", "a config file holds one YAML document, but a second starts here");
 }
 
-}  // namespace
-
 // The largest exec record must fit the ring several times over, or a burst of long command lines
 // could never be written and every such exec would be lost.
 void check_ring_holds_exec(const Document& doc, const YAML::Node& root, const Config& config) {
@@ -520,6 +294,8 @@ void check_ring_holds_exec(const Document& doc, const YAML::Node& root, const Co
                " bytes (process.argv_max_bytes + process.env_max_bytes + paths); raise it or lower those");
 }
 
+}  // namespace
+
 Config parse_config(const std::string& yaml_text, const std::string& source) {
   const Document doc(yaml_text, source);
   YAML::Node root;
@@ -534,13 +310,15 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
   Config config;
   config.source = source;
   const Section top(Value{&doc, "", root},
-                    {"socket", "events", "process", "hash", "buffers", "network", "bridge", "log"});
+                    {"socket", "events", "process", "hash", "buffers", "network", "files", "bridge", "log"});
   top.read_into("socket", config.socket, read_socket);
   top.read_into("events", config.events, read_events);
   top.read_into("process", config.process, read_process);
   top.read_into("hash", config.hash, read_hash);
   top.read_into("buffers", config.buffers, read_buffers);
   top.read_into("network", config.network, read_network);
+  config.files.categories = default_watch_categories();  // unless the file lists its own
+  top.read_into("files", config.files, read_files);
   top.read_into("bridge", config.bridge, read_bridge);
   top.read_into("log", config.log_level, read_log);
   check_ring_holds_exec(doc, root, config);

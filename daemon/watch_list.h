@@ -3,7 +3,7 @@
 // Globs are absolute paths. Within one name, `*` matches any run of characters, `?` one character,
 // `[abc]`, `[a-z]` and `[!abc]` one character of (or not of) a set, and `\` escapes the next character;
 // none of them matches `/`. A whole-name `**` matches zero or more names, so `/etc/**` matches `/etc`
-// itself and everything below it.
+// itself and everything below it. Characters are bytes: `?` is one byte of a UTF-8 name.
 //
 // The kernel cannot run globs. From each include glob it gets the literal part before the first
 // wildcard, as inodes (a directory whose whole subtree is wanted, or a directory plus the hash of one
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "config.h"
+#include "devno.h"
 #include "vajra_wire.h"
 
 namespace vajra {
@@ -32,10 +33,6 @@ bool glob_match(std::string_view glob, std::string_view path);
 
 // FNV-1a 64 of a name, as the kernel computes it for struct vj_fim_name_key.
 uint64_t fnv1a64(std::string_view bytes);
-// A user-space dev_t (stat's st_dev) in the kernel's encoding (major << 20 | minor), as in sb->s_dev.
-uint32_t kernel_dev(dev_t user_dev);
-// The inverse, for reporting.
-dev_t user_dev(uint32_t kernel_dev);
 
 // Contents of the kernel filter maps (see vajra_wire.h). Ops are masks of 1 << vj_file_op.
 struct FimDirEntry {
@@ -84,12 +81,13 @@ class WatchList {
   std::vector<size_t> match(std::string_view path, std::string_view host_path, uint16_t op) const;
 
   // Whether a create, mkdir, rename, link, symlink or delete at `path` can change the kernel plan:
-  // `path` is a literal directory of some glob, or one of its ancestors.
+  // `path` is a literal directory of some glob (or the file a glob without wildcards names), or one of
+  // their ancestors.
   bool affects_plan(std::string_view path) const;
 
  private:
   std::vector<WatchCategory> categories_;
-  std::vector<std::string> literal_dirs_;  // sorted, unique
+  std::vector<std::string> literal_dirs_;  // and the files named by literal globs; sorted, unique
 };
 
 }  // namespace vajra

@@ -65,6 +65,19 @@ void check_same_settings(const Config& actual, const Config& expected) {
   CHECK(actual.network.include_cidrs == expected.network.include_cidrs);
   CHECK(actual.network.exclude_cidrs == expected.network.exclude_cidrs);
   CHECK(actual.network.udp_dedup_window_ms == expected.network.udp_dedup_window_ms);
+  CHECK(actual.files.enabled == expected.files.enabled);
+  REQUIRE(actual.files.categories.size() == expected.files.categories.size());
+  for (size_t i = 0; i < actual.files.categories.size(); ++i) {
+    const WatchCategory& a = actual.files.categories[i];
+    const WatchCategory& e = expected.files.categories[i];
+    INFO("files.categories[" << i << "]");
+    CHECK(a.name == e.name);
+    CHECK(a.include == e.include);
+    CHECK(a.exclude == e.exclude);
+    CHECK(a.operations == e.operations);
+    CHECK(a.hashes == e.hashes);
+    CHECK(a.hash_max_bytes == e.hash_max_bytes);
+  }
   CHECK(actual.bridge.daemon_socket == expected.bridge.daemon_socket);
   CHECK(actual.bridge.user == expected.bridge.user);
   CHECK(actual.bridge.table_names == expected.bridge.table_names);
@@ -72,6 +85,14 @@ void check_same_settings(const Config& actual, const Config& expected) {
   CHECK(actual.bridge.max_rows == expected.bridge.max_rows);
   CHECK(actual.bridge.state_dir == expected.bridge.state_dir);
   CHECK(actual.log_level == expected.log_level);
+}
+
+// What a config without settings reads as: Config{} plus the built-in watch categories, which
+// parse_config fills in when the file names none.
+Config defaults() {
+  Config config;
+  config.files.categories = default_watch_categories();
+  return config;
 }
 
 struct TempDir {
@@ -98,7 +119,7 @@ TEST_CASE("config: text without settings gives the defaults", "[config]") {
   for (const char* text : {"", "# only a comment\n\n", "---\n", "\n\n   \n"}) {
     INFO("text: " << text);
     const Config config = parse_config(text, "t.yaml");
-    check_same_settings(config, Config{});
+    check_same_settings(config, defaults());
     CHECK(config.source == "t.yaml");
   }
   CHECK(Config{}.source.empty());
@@ -107,7 +128,7 @@ TEST_CASE("config: text without settings gives the defaults", "[config]") {
 TEST_CASE("config: the shipped example is exactly the defaults", "[config]") {
   const std::string path = std::string(VAJRA_SOURCE_DIR) + "/config/vajra.yaml";
   const Config config = load_config_file(path);
-  check_same_settings(config, Config{});
+  check_same_settings(config, defaults());
   CHECK(config.source == path);
 }
 
@@ -177,7 +198,7 @@ log:
 TEST_CASE("config: keys left out keep their defaults", "[config]") {
   const Config config = parse_config("process:\n  ancestry_depth: 3\nsocket:\n", "t.yaml");
   CHECK(config.process.ancestry_depth == 3);
-  Config expected;
+  Config expected = defaults();
   expected.process.ancestry_depth = 3;
   check_same_settings(config, expected);
 }
@@ -197,7 +218,7 @@ TEST_CASE("config: unknown keys are errors, with the nearest known key suggested
       error_of("\n\nhash:\n  colour: blue\n") ==
       "t.yaml:4: hash.colour: unknown key; known keys here: enabled, max_file_size, max_wait_ms, cache_size");
   CHECK(error_of("level: info\n") ==
-        "t.yaml:1: level: unknown key; known keys here: socket, events, process, hash, buffers, network, bridge, log");
+        "t.yaml:1: level: unknown key; known keys here: socket, events, process, hash, buffers, network, files, bridge, log");
 }
 
 TEST_CASE("config: a key given twice is an error at its second place", "[config]") {
@@ -414,7 +435,7 @@ TEST_CASE("config: an unnamed source still gives a place", "[config]") {
   } catch (const ConfigError& e) {
     CHECK(std::string(e.what()) ==
           "<config text>:1: bogus: unknown key; known keys here: socket, events, process, "
-          "hash, buffers, network, bridge, log");
+          "hash, buffers, network, files, bridge, log");
   }
 }
 
