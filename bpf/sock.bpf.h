@@ -8,6 +8,8 @@
 #ifndef VAJRA_SOCK_BPF_H
 #define VAJRA_SOCK_BPF_H
 
+#include "fdtable.bpf.h"
+
 /* Not in vmlinux.h: these are macros in the kernel's uapi headers. */
 #define VJ_AF_UNSPEC 0
 #define VJ_AF_UNIX 1
@@ -36,22 +38,6 @@ struct vj_sock_info {
 static __always_inline bool vj_family_wanted(__u16 family)
 {
 	return family == VJ_AF_INET || family == VJ_AF_INET6 || family == VJ_AF_UNIX;
-}
-
-/* The file an fd of `task` names, or NULL. The fd table is RCU-protected; probe reads tolerate a table
- * replaced under us and at worst read a stale slot. */
-static __always_inline struct file *vj_fd_file(struct task_struct *task, int fd)
-{
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *file = NULL;
-
-	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_core_read(&file, sizeof(file), &fds[fd]))
-		return NULL;
-	return file;
 }
 
 /* Fills `info` when `file` is a socket. Any other file stops at its inode's mode, so that the close of a

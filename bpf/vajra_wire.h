@@ -314,7 +314,10 @@ enum vj_file_syscall {
 	VJ_FSYS_REMOVEXATTRAT = 34,
 	VJ_FSYS_CLOSE = 35, /* modify reported at the last close */
 	VJ_FSYS_EXIT = 36,  /* modify reported when the process exited with the file still open */
-	VJ_FSYS_MAX = 37,
+	VJ_FSYS_DUP2 = 37,  /* modify reported when dup2/dup3 closed the fd it was open on */
+	VJ_FSYS_DUP3 = 38,
+	VJ_FSYS_CLOSE_RANGE = 39,
+	VJ_FSYS_MAX = 40,
 };
 
 /* vj_file_record.path_flags */
@@ -329,8 +332,6 @@ enum vj_file_path_flags {
 	VJ_FP_TARGET = 1 << 7,          /* path is the target's own dentry (fd-based); else the base of name */
 	VJ_FP_TARGET2 = 1 << 8,         /* the same for path2 */
 	VJ_FP_ATTRS = 1 << 9,           /* ino..size describe the target after the change (read in the kernel) */
-	VJ_FP_BASE_IS_ROOT = 1 << 10,   /* name is absolute: path is the task's root */
-	VJ_FP_BASE2_IS_ROOT = 1 << 11,
 };
 
 /*
@@ -341,7 +342,9 @@ enum vj_file_path_flags {
  * vajrad joins and normalises the two. Rename and link have a second target (path2/name2); symlink's
  * target and the xattr name are `extra`.
  *
- * data[]: path | name | path2 | name2 | extra. Names are NUL-terminated; paths are leaf-first.
+ * data[]: name | name2 | extra | path | path2. Names come first because the kernel reads them before
+ * it decides to keep the record; the costly path walks happen only for records it keeps. Names are
+ * NUL-terminated (empty section: no name); paths are leaf-first.
  */
 struct vj_file_record {
 	struct vj_record_header hdr;
@@ -402,6 +405,12 @@ struct vj_fim_name_key {
 struct vj_fim_prefix_key {
 	__u32 prefixlen; /* bits */
 	__u8 data[VJ_FIM_PREFIX_MAX];
+};
+
+/* Settings vajrad rewrites on every reload (one-slot array map `fim_settings`). */
+struct vj_fim_settings {
+	__u32 ops;         /* union of the watched operations; 0 turns the family's work off */
+	__u32 host_mnt_ns; /* vajrad's mount namespace: absolute names there are compared as strings */
 };
 
 #define VJ_FNV64_OFFSET 0xcbf29ce484222325ull

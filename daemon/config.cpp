@@ -317,7 +317,6 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
   top.read_into("hash", config.hash, read_hash);
   top.read_into("buffers", config.buffers, read_buffers);
   top.read_into("network", config.network, read_network);
-  config.files.categories = default_watch_categories();  // unless the file lists its own
   top.read_into("files", config.files, read_files);
   top.read_into("bridge", config.bridge, read_bridge);
   top.read_into("log", config.log_level, read_log);

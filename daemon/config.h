@@ -87,15 +87,15 @@ struct WatchCategory {
   uint64_t hash_max_bytes = 64ull << 20;  // larger files are not hashed (the event says so)
 };
 
-// File integrity monitoring: which paths, which operations.
-struct FilesConfig {
-  bool enabled = true;
-  std::vector<WatchCategory> categories;  // built-in defaults: default_watch_categories()
-};
-
 // Every operation but open_read, which is asked for by name (it is frequent).
 uint32_t default_file_operations();
 std::vector<WatchCategory> default_watch_categories();
+
+// File integrity monitoring: which paths, which operations.
+struct FilesConfig {
+  bool enabled = true;
+  std::vector<WatchCategory> categories = default_watch_categories();  // a config's list replaces them
+};
 
 // Settings of the osquery bridge (vajra.ext), read from the same file's `bridge:` section.
 struct BridgeConfig {

@@ -8,21 +8,6 @@
 namespace vajra {
 namespace {
 
-// Consumes `len` bytes of the variable part, in section order.
-class Sections {
- public:
-  explicit Sections(std::string_view data) : rest_(data) {}
-  bool take(uint32_t len, std::string_view& out) {
-    if (len > rest_.size()) return false;
-    out = rest_.substr(0, len);
-    rest_.remove_prefix(len);
-    return true;
-  }
-
- private:
-  std::string_view rest_;
-};
-
 std::string fixed_string(const char* chars, size_t capacity) {
   return sanitize_utf8(std::string_view(chars, strnlen(chars, capacity)));
 }
@@ -104,6 +89,7 @@ bool Decoder::decode(const void* data, size_t size, DecodedEvent& out, std::stri
       return decode_exit(rec, out, error);
     case VJ_REC_SOCKET: return decode_socket(rec, out, error);
     case VJ_REC_DNS: return decode_dns(rec, out, error);
+    case VJ_REC_FILE: return decode_file(rec, out, error);
     default:
       error = "unknown record kind " + std::to_string(hdr.kind);
       return false;
@@ -116,7 +102,7 @@ bool Decoder::decode_exec(std::string_view rec, DecodedEvent& out, std::string& 
     error = "exec record shorter than its fixed part";
     return false;
   }
-  Sections sections(rec.substr(sizeof(r)));
+  RecordSections sections(rec.substr(sizeof(r)));
   std::string_view exe, cwd, cgroup, argv, env;
   if (!sections.take(r.exe_len, exe) || !sections.take(r.cwd_len, cwd) ||
       !sections.take(r.cgroup_len, cgroup) || !sections.take(r.argv_len, argv) ||
@@ -167,7 +153,7 @@ bool Decoder::decode_exec_failed(std::string_view rec, DecodedEvent& out, std::s
     error = "exec_failed record shorter than its fixed part";
     return false;
   }
-  Sections sections(rec.substr(sizeof(r)));
+  RecordSections sections(rec.substr(sizeof(r)));
   std::string_view path;
   if (!sections.take(r.path_len, path)) {
     error = "exec_failed path runs past the record's end";

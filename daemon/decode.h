@@ -51,6 +51,21 @@ bool read_fixed(std::string_view rec, T& out) {
   return true;
 }
 
+// Consumes a record's variable part section by section, in the order its fixed part lists them.
+class RecordSections {
+ public:
+  explicit RecordSections(std::string_view data) : rest_(data) {}
+  bool take(uint32_t len, std::string_view& out) {
+    if (len > rest_.size()) return false;
+    out = rest_.substr(0, len);
+    rest_.remove_prefix(len);
+    return true;
+  }
+
+ private:
+  std::string_view rest_;
+};
+
 class Decoder {
  public:
   Decoder(const ProcessConfig& config, const BootClock& clock);
@@ -67,6 +82,8 @@ class Decoder {
   // In decode_net.cpp.
   bool decode_socket(std::string_view rec, DecodedEvent& out, std::string& error) const;
   bool decode_dns(std::string_view rec, DecodedEvent& out, std::string& error) const;
+  // In decode_file.cpp.
+  bool decode_file(std::string_view rec, DecodedEvent& out, std::string& error) const;
 
   const ProcessConfig& config_;
   const BootClock& clock_;

@@ -13,11 +13,6 @@ namespace {
 // refilled from exec records and /proc on demand.
 constexpr size_t kMaxCgroups = 65536;
 
-uint32_t own_mnt_namespace() {
-  struct stat st {};
-  return stat("/proc/self/ns/mnt", &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
-}
-
 void copy_image(const v1::Process& from, v1::Process& to) {
   to.set_exe(from.exe());
   to.mutable_argv()->CopyFrom(from.argv());

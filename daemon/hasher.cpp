@@ -1,7 +1,6 @@
 #include "hasher.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,20 +8,11 @@
 #include <cstring>
 #include <memory>
 
+#include "digest.h"
 #include "proc_reader.h"
 
 namespace vajra {
 namespace {
-
-std::string to_hex(const unsigned char* bytes, unsigned int len) {
-  static const char digits[] = "0123456789abcdef";
-  std::string hex(len * 2, '0');
-  for (unsigned int i = 0; i < len; ++i) {
-    hex[2 * i] = digits[bytes[i] >> 4];
-    hex[2 * i + 1] = digits[bytes[i] & 0xf];
-  }
-  return hex;
-}
 
 HashResult failure(v1::HashStatus status, std::string error) {
   return HashResult{status, "", std::move(error)};
@@ -46,23 +36,10 @@ HashResult hash_file(const std::string& path, const FileIdentity& expected, uint
   if (!(found == expected))
     return failure(v1::HASH_STATUS_CHANGED, path + " is no longer the executed file (inode, size or mtime differ)");
 
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
-    return failure(v1::HASH_STATUS_UNREADABLE, "OpenSSL sha256 init failed");
-  std::unique_ptr<char[]> buf(new char[1 << 16]);
-  for (;;) {
-    ssize_t n = read(fd, buf.get(), 1 << 16);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return failure(v1::HASH_STATUS_UNREADABLE, "read " + path + ": " + strerror(errno));
-    }
-    EVP_DigestUpdate(ctx.get(), buf.get(), static_cast<size_t>(n));
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &len);
-  return HashResult{v1::HASH_STATUS_OK, to_hex(digest, len), ""};
+  std::vector<std::string> hex;
+  if (std::string error = digest_fd(fd, {"sha256"}, hex); !error.empty())
+    return failure(v1::HASH_STATUS_UNREADABLE, path + ": " + error);
+  return HashResult{v1::HASH_STATUS_OK, hex.front(), ""};
 }
 
 Hasher::Hasher(const HashConfig& config) : config_(config) {

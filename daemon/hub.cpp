@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "file_filter.h"
 #include "net_filter.h"
 
 namespace vajra {
@@ -71,7 +72,7 @@ bool filter_matches(const v1::SubscribeRequest& filter, const v1::Event& event) 
                    [&](const std::string& prefix) { return starts_with(process.exe(), prefix); })) {
     return false;
   }
-  return net_filter_matches(filter, event);
+  return net_filter_matches(filter, event) && file_filter_matches(filter, event);
 }
 
 Subscription::Subscription(uint64_t id, v1::SubscribeRequest filter, size_t capacity,

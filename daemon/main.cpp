@@ -16,7 +16,9 @@
 #include "config.h"
 #include "hasher.h"
 #include "hub.h"
+#include "file_watch.h"
 #include "pipeline.h"
+#include "proc_reader.h"
 #include "probes.h"
 #include "process_cache.h"
 #include "server.h"
@@ -150,10 +152,17 @@ int main(int argc, char** argv) {
                  new_instance_id());
   spdlog::info("daemon instance {}", hub.instance());
   vajra::ProbeSet probes(config);
-  vajra::Pipeline pipeline(config, probes, hub, hasher, cache, clock);
+  vajra::FileWatch files(probes, vajra::own_mnt_namespace());
+  vajra::Pipeline pipeline(config, probes, hub, hasher, cache, clock, files);
   if (!probes.start([&pipeline](const void* data, size_t size) { pipeline.on_record(data, size); })) {
     spdlog::critical("no probe could be loaded; see the errors above");
     return 1;
+  }
+  if (config.files.enabled) {
+    if (const std::string error = files.apply(config.files); !error.empty())
+      spdlog::error("files: {}", error);
+    else
+      spdlog::info("files: {} watch categories in force", config.files.categories.size());
   }
 
   const std::string release = kernel_release();
@@ -166,6 +175,7 @@ int main(int argc, char** argv) {
     for (auto& feature : probes.features()) *s.add_features() = std::move(feature);
     for (auto& probe : probes.probe_status()) *s.add_probes() = std::move(probe);
     pipeline.fill_status(s);
+    files.fill_status(*s.mutable_files());
     *s.mutable_process_cache() = cache.status();
     *s.mutable_hash_cache() = hasher.status();
     s.set_daemon_instance(hub.instance());
@@ -194,10 +204,17 @@ int main(int argc, char** argv) {
     try {
       vajra::Config fresh = load_config(options);
       spdlog::set_level(spdlog::level::from_str(fresh.log_level));
-      spdlog::info("config reloaded from {}: log level applied; socket, probe and buffer settings "
-                   "take effect at the next start",
+      if (config.files.enabled) {
+        if (const std::string error = files.apply(fresh.files); !error.empty())
+          spdlog::error("files: reload kept the previous watch lists: {}", error);
+        else
+          spdlog::info("files: {} watch categories in force", fresh.files.categories.size());
+      }
+      spdlog::info("config reloaded from {}: log level and file watch lists applied; socket, probe, "
+                   "network and buffer settings take effect at the next start",
                    fresh.source.empty() ? "built-in defaults" : fresh.source);
     } catch (const vajra::ConfigError& e) {
+      files.reload_failed(std::string("config reload refused: ") + e.what());
       spdlog::error("config reload refused, keeping the running settings: {}", e.what());
     }
   }

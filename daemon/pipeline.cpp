@@ -24,6 +24,8 @@ v1::EventKind kind_of_record(uint16_t record_kind) {
       return v1::EVENT_KIND_SOCKET;
     case VJ_REC_DNS:
       return v1::EVENT_KIND_DNS;
+    case VJ_REC_FILE:
+      return v1::EVENT_KIND_FILE;
     default:
       return v1::EVENT_KIND_UNSPECIFIED;
   }
@@ -41,14 +43,15 @@ constexpr auto kClockResamplePeriod = std::chrono::seconds(1);
 }  // namespace
 
 Pipeline::Pipeline(const Config& config, ProbeSet& probes, Hub& hub, Hasher& hasher, ProcessCache& cache,
-                   BootClock& clock)
+                   BootClock& clock, FileWatch& files)
     : config_(config),
       probes_(probes),
       hub_(hub),
       clock_(clock),
       decoder_(config.process, clock),
       enricher_(config.process, cache, hasher, clock),
-      dns_(kDnsPendingQueries, kDnsQueryExpiryNs) {}
+      dns_(kDnsPendingQueries, kDnsQueryExpiryNs),
+      files_(files) {}
 
 Pipeline::~Pipeline() { stop(); }
 
@@ -95,6 +98,9 @@ void Pipeline::on_record(const void* data, size_t size) {
   }
   const v1::EventKind kind = decoded.event.kind();
   counters_.received[kind].fetch_add(1, std::memory_order_relaxed);
+  // The kernel filter is a superset of the watch lists: what no category matches ends here, counted
+  // by the file watch, before the costlier process enrichment.
+  if (kind == v1::EVENT_KIND_FILE && !files_.enrich(decoded.event, item.file_hash)) return;
   item.hash = enricher_.enrich(decoded);
   if (kind == v1::EVENT_KIND_DNS) {
     if (!decoded.event.dns().malformed().empty()) counters_.dns_malformed.fetch_add(1, std::memory_order_relaxed);
@@ -103,7 +109,8 @@ void Pipeline::on_record(const void* data, size_t size) {
   // Only an exec waits: it is the first event of a new image. Later events of the same process are
   // published after it, so its wait already covered them; they take the hash if it is done.
   item.hash_deadline = std::chrono::steady_clock::now();
-  if (kind == v1::EVENT_KIND_EXEC) item.hash_deadline += std::chrono::milliseconds(config_.hash.max_wait_ms);
+  if (kind == v1::EVENT_KIND_EXEC || item.file_hash)
+    item.hash_deadline += std::chrono::milliseconds(config_.hash.max_wait_ms);
   item.event = std::move(decoded.event);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -184,6 +191,23 @@ void Pipeline::apply_hash(Item& item) {
   }
 }
 
+void Pipeline::apply_file_hash(Item& item) {
+  if (!item.file_hash) return;
+  v1::FileEvent& file = *item.event.mutable_file();
+  if (item.file_hash->wait_until(item.hash_deadline) != std::future_status::ready) {
+    file.set_hash_error("not hashed within hash.max_wait_ms (" + std::to_string(config_.hash.max_wait_ms) + " ms)");
+  } else {
+    try {
+      const FileHashResult& result = item.file_hash->get();
+      for (const v1::FileHash& hash : result.hashes) *file.add_hashes() = hash;
+      file.set_hash_error(result.error);
+    } catch (const std::future_error&) {
+      file.set_hash_error("hasher stopped before this file was hashed");
+    }
+  }
+  if (!file.hash_error().empty()) files_.count_hash_failure(file);
+}
+
 void Pipeline::publish_loop() {
   for (;;) {
     std::optional<Item> item;
@@ -200,6 +224,7 @@ void Pipeline::publish_loop() {
     publish_losses();
     if (!item) continue;
     apply_hash(*item);
+    apply_file_hash(*item);
     const v1::EventKind kind = item->event.kind();
     hub_.publish(std::move(item->event));
     counters_.published[kind].fetch_add(1, std::memory_order_relaxed);

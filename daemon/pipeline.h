@@ -18,6 +18,7 @@
 #include "decode.h"
 #include "dns_correlator.h"
 #include "enrich.h"
+#include "file_watch.h"
 #include "hasher.h"
 #include "hub.h"
 #include "probes.h"
@@ -28,7 +29,7 @@ namespace vajra {
 class Pipeline {
  public:
   Pipeline(const Config& config, ProbeSet& probes, Hub& hub, Hasher& hasher, ProcessCache& cache,
-           BootClock& clock);
+           BootClock& clock, FileWatch& files);
   ~Pipeline();
 
   void start();
@@ -45,6 +46,7 @@ class Pipeline {
   struct Item {
     v1::Event event;
     std::optional<Hasher::Pending> hash;
+    std::optional<FileHasher::Pending> file_hash;
     std::chrono::steady_clock::time_point hash_deadline;
   };
   struct Counters {
@@ -58,6 +60,7 @@ class Pipeline {
   void check_kernel_drops();
   void publish_losses();
   void apply_hash(Item& item);
+  void apply_file_hash(Item& item);
 
   const Config& config_;
   ProbeSet& probes_;
@@ -66,6 +69,7 @@ class Pipeline {
   Decoder decoder_;
   Enricher enricher_;
   DnsCorrelator dns_;  // decode thread only
+  FileWatch& files_;
 
   std::mutex mu_;
   std::condition_variable cv_;

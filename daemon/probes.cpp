@@ -18,6 +18,7 @@
 #include <map>
 #include <sstream>
 
+#include "file.skel.h"
 #include "net.skel.h"
 #include "process.skel.h"
 #include "vajra_wire.h"
@@ -132,6 +133,17 @@ std::string configure_net_family(bpf_object* object, const Config& config) {
   return {};
 }
 
+std::unique_ptr<OpenedSkeleton> open_file_family(const Config&, int* error) {
+  file_bpf* skel = file_bpf__open();
+  if (!skel) {
+    *error = errno;
+    return nullptr;
+  }
+  return std::make_unique<OpenedSkeleton>(skel->obj, [skel] { file_bpf__destroy(skel); });
+}
+
+bool files_on(const Config& c) { return c.files.enabled; }
+
 const std::vector<FamilySpec>& families() {
   static const std::vector<FamilySpec> kFamilies = {
       {"process",
@@ -169,6 +181,57 @@ const std::vector<FamilySpec>& families() {
        },
        open_net_family,
        configure_net_family},
+      // What each category watches lives in the family's filter maps (daemon/fim_maps.h), which are
+      // rewritten on reload; so every probe is attached whenever files are on, and an operation no
+      // category wants returns at its first instruction.
+      {"file",
+       {
+           {"open",
+            files_on,
+            {"handle_open_enter", "handle_open_exit", "handle_openat_enter", "handle_openat_exit",
+             "handle_openat2_enter", "handle_openat2_exit", "handle_creat_enter", "handle_creat_exit"}},
+           {"modify",
+            files_on,
+            {"handle_write_enter", "handle_write_exit", "handle_pwrite64_enter", "handle_pwrite64_exit",
+             "handle_writev_enter", "handle_writev_exit", "handle_pwritev_enter", "handle_pwritev_exit",
+             "handle_pwritev2_enter", "handle_pwritev2_exit", "handle_file_close", "handle_file_dup2",
+             "handle_file_dup3", "handle_file_close_range", "handle_file_exit"}},
+           {"truncate",
+            files_on,
+            {"handle_truncate_enter", "handle_truncate_exit", "handle_ftruncate_enter", "handle_ftruncate_exit"}},
+           {"delete",
+            files_on,
+            {"handle_unlink_enter", "handle_unlink_exit", "handle_unlinkat_enter", "handle_unlinkat_exit",
+             "handle_rmdir_enter", "handle_rmdir_exit"}},
+           {"rename",
+            files_on,
+            {"handle_rename_enter", "handle_rename_exit", "handle_renameat_enter", "handle_renameat_exit",
+             "handle_renameat2_enter", "handle_renameat2_exit"}},
+           {"link", files_on, {"handle_link_enter", "handle_link_exit", "handle_linkat_enter", "handle_linkat_exit"}},
+           {"symlink",
+            files_on,
+            {"handle_symlink_enter", "handle_symlink_exit", "handle_symlinkat_enter", "handle_symlinkat_exit"}},
+           {"mkdir", files_on, {"handle_mkdir_enter", "handle_mkdir_exit", "handle_mkdirat_enter", "handle_mkdirat_exit"}},
+           {"chmod",
+            files_on,
+            {"handle_chmod_enter", "handle_chmod_exit", "handle_fchmod_enter", "handle_fchmod_exit",
+             "handle_fchmodat_enter", "handle_fchmodat_exit", "handle_fchmodat2_enter", "handle_fchmodat2_exit"}},
+           {"chown",
+            files_on,
+            {"handle_chown_enter", "handle_chown_exit", "handle_lchown_enter", "handle_lchown_exit",
+             "handle_fchown_enter", "handle_fchown_exit", "handle_fchownat_enter", "handle_fchownat_exit"}},
+           {"setxattr",
+            files_on,
+            {"handle_setxattr_enter", "handle_setxattr_exit", "handle_lsetxattr_enter", "handle_lsetxattr_exit",
+             "handle_fsetxattr_enter", "handle_fsetxattr_exit", "handle_setxattrat_enter",
+             "handle_setxattrat_exit"}},
+           {"removexattr",
+            files_on,
+            {"handle_removexattr_enter", "handle_removexattr_exit", "handle_lremovexattr_enter",
+             "handle_lremovexattr_exit", "handle_fremovexattr_enter", "handle_fremovexattr_exit",
+             "handle_removexattrat_enter", "handle_removexattrat_exit"}},
+       },
+       open_file_family},
   };
   return kFamilies;
 }
@@ -666,6 +729,15 @@ std::vector<uint64_t> ProbeSet::kernel_drops() const {
     }
   }
   return drops;
+}
+
+int ProbeSet::map_fd(const std::string& family, const std::string& map) const {
+  for (const auto& loaded : impl_->loaded) {
+    if (loaded->name != family) continue;
+    const bpf_map* found = bpf_object__find_map_by_name(loaded->skeleton->object(), map.c_str());
+    return found ? bpf_map__fd(found) : -1;
+  }
+  return -1;
 }
 
 }  // namespace vajra

@@ -37,6 +37,9 @@ class ProbeSet {
   std::vector<v1::KernelFeature> features() const;
   // Records the kernel could not put in a ring buffer, per vj_record_kind, summed over families.
   std::vector<uint64_t> kernel_drops() const;
+  // The fd of a loaded family's map, for the units that keep a family's filter maps; -1 when that
+  // family is not loaded.
+  int map_fd(const std::string& family, const std::string& map) const;
 
  private:
   struct Impl;

@@ -71,8 +71,9 @@ std::string find_cgroup2_mount(const std::string& mountinfo_path) {
   return "";
 }
 
-uint32_t kernel_dev(uint64_t st_dev) {
-  return (static_cast<uint32_t>(major(st_dev)) << 20) | (static_cast<uint32_t>(minor(st_dev)) & 0xfffff);
+uint32_t own_mnt_namespace() {
+  struct stat st {};
+  return stat("/proc/self/ns/mnt", &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
 }
 
 std::optional<CachedProcess> read_proc_process(const std::string& proc_root, uint32_t pid,

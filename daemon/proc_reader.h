@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "devno.h"
+
 #include "boot_clock.h"
 #include "process_cache.h"
 
@@ -14,8 +16,9 @@ namespace vajra {
 // The cgroup v2 mount point ("/sys/fs/cgroup" or, on hybrid hosts, "/sys/fs/cgroup/unified"), or "".
 std::string find_cgroup2_mount(const std::string& mountinfo_path = "/proc/self/mountinfo");
 
-// Kernel dev_t encoding (major << 20 | minor) of a user-space st_dev, to compare with BPF's s_dev.
-uint32_t kernel_dev(uint64_t st_dev);
+
+// Inode of vajrad's own mount namespace: paths of processes in it are host paths.
+uint32_t own_mnt_namespace();
 
 // Reads /proc/<pid>; nullopt when the process is gone or unreadable.
 std::optional<CachedProcess> read_proc_process(const std::string& proc_root, uint32_t pid,

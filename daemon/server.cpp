@@ -27,6 +27,7 @@
 #include <grpcpp/server_posix.h>
 #include <spdlog/spdlog.h>
 
+#include "file_filter.h"
 #include "net_filter.h"
 #include "vajra/v1/vajra.grpc.pb.h"
 
@@ -181,6 +182,7 @@ grpc::Status validate(const v1::SubscribeRequest& request) {
     if (id.empty()) return invalid("container_ids[" + std::to_string(i) + "]: empty container id");
   }
   if (const std::string problem = net_filter_problem(request); !problem.empty()) return invalid(problem);
+  if (const std::string problem = file_filter_problem(request); !problem.empty()) return invalid(problem);
   return grpc::Status::OK;
 }
 

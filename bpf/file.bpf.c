@@ -1,0 +1,790 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The file family: create, open, modify, truncate, delete, rename, link, symlink, mkdir, chmod, chown
+ * and xattr changes on watched paths (layout in vajra_wire.h, filter in fim_filter.bpf.h).
+ *
+ * Every call is taken at its syscall exit, where the result is known. The entry tracepoint only
+ * stashes the arguments, and only when some watch list wants the operation. Targets the kernel holds
+ * a dentry for (fd-based calls, a successful open) are walked from that dentry. Targets named by a
+ * string are gone (unlink) or not findable (no path lookup is callable from a tracepoint) at exit, so
+ * they are reported as the base directory's dentry plus the name, which vajrad joins.
+ *
+ * Modify is reported once per open-write-close cycle: an open for write of a watched file is tracked
+ * by its struct file; writes add up their bytes; the last close (or the exit of the last process
+ * holding it) reports the cycle if anything was written or the mtime moved (mmap, splice and
+ * copy_file_range change content without write calls).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "vajra_wire.h"
+
+#include "inode.bpf.h"
+#include "path.bpf.h"
+#include "fdtable.bpf.h"
+#include "task.bpf.h"
+
+/* Three name sections (name, name2, extra) and two walked paths, each bounded on its own. */
+#define VJ_SCRATCH_SIZE \
+	(sizeof(struct vj_file_record) + 3 * VJ_FILE_NAME_MAX + 2 * VJ_PATH_SECTION_MAX + VJ_WALK_SLACK)
+#include "emit.bpf.h"
+
+#include "fim_filter.bpf.h"
+
+_Static_assert(VJ_FILE_NAME_MAX == VJ_FILE_EXTRA_MAX, "extra shares the name sections' bound");
+
+#define VJ_AT_FDCWD (-100)
+#define VJ_O_ACCMODE 03
+#define VJ_O_CREAT 0100
+#define VJ_O_TRUNC 01000
+#define VJ_O_PATH 010000000
+/* Not in vmlinux.h: a macro in include/linux/fs.h. Set by the open that created the file. */
+#define VJ_FMODE_WRITE 0x2
+#define VJ_FMODE_CREATED (1 << 20)
+
+#define OP_BIT(op) (1u << (op))
+#define OPEN_WRITE_OPS (OP_BIT(VJ_FILE_CREATE) | OP_BIT(VJ_FILE_OPEN_WRITE) | OP_BIT(VJ_FILE_MODIFY))
+
+/* ---- calls in flight, from entry to exit ---- */
+
+struct file_call {
+	__u64 name;  /* user pointers */
+	__u64 name2;
+	__u64 extra;
+	__s32 dirfd;
+	__s32 dirfd2;
+	__s32 fd;
+	__u32 open_flags;
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__u32 at_flags;
+	__u16 op;
+	__u16 syscall;
+};
+
+/* LRU: a thread killed inside a syscall never reaches its exit, and its slot must not leak. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct file_call);
+} calls SEC(".maps");
+
+/* ---- open-write-close cycles ---- */
+
+struct open_file {
+	__u64 inode;        /* tells a recycled struct file from the one tracked */
+	__u64 open_ns;
+	__u64 mtime_ns;     /* at open, to see content changed without write calls */
+	__u64 bytes;
+	__u64 writes;
+	__u32 tgid;         /* the opener: its exit reports cycles it leaves open */
+	__u32 pad;
+};
+
+/* Keyed by struct file. LRU: a file closed implicitly (exec, dup2, close_range) leaves its entry,
+ * which ages out; a live entry is evicted only with more watched files open for write at once than
+ * the map holds. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct open_file);
+} open_files SEC(".maps");
+
+/* Entries in open_files (approximately: evictions are not seen). While it is 0, the write hooks
+ * return at once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} open_files_count SEC(".maps");
+
+/* A write to a tracked file, from its entry to its exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} pending_writes SEC(".maps");
+
+static __always_inline __s64 *tracked_count(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&open_files_count, &zero);
+}
+
+/* ---- record building ---- */
+
+/* Copies a user string into the next name section; its length (NUL included) goes to *len_field,
+ * 0 when there is no name or it cannot be read (flagged). */
+static __always_inline void put_name(__u8 *section, __u32 *len_field, __u64 user_ptr, __u32 *path_flags,
+				     __u32 truncated_flag)
+{
+	long copied;
+
+	*len_field = 0;
+	if (!user_ptr)
+		return;
+	copied = bpf_probe_read_user_str(section, VJ_FILE_NAME_MAX, (const void *)user_ptr);
+	if (copied <= 0) {
+		section[0] = '\0'; /* callers look at the first byte */
+		*path_flags |= truncated_flag;
+		return;
+	}
+	*len_field = copied;
+}
+
+static __always_inline void put_attrs(struct vj_file_record *rec, struct inode *inode)
+{
+	if (!inode)
+		return;
+	rec->ino = BPF_CORE_READ(inode, i_ino);
+	rec->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	rec->mode = BPF_CORE_READ(inode, i_mode);
+	rec->uid = BPF_CORE_READ(inode, i_uid.val);
+	rec->gid = BPF_CORE_READ(inode, i_gid.val);
+	rec->size = BPF_CORE_READ(inode, i_size);
+	rec->path_flags |= VJ_FP_ATTRS;
+}
+
+static __always_inline struct vj_file_record *new_record(__u16 op, __u16 syscall)
+{
+	struct vj_file_record *rec = vj_scratch(VJ_REC_FILE);
+
+	if (!rec)
+		return NULL;
+	__builtin_memset(rec, 0, sizeof(*rec));
+	vj_task_fill(&rec->task, (struct task_struct *)bpf_get_current_task());
+	rec->op = op;
+	rec->syscall = syscall;
+	rec->fd = -1;
+	return rec;
+}
+
+static __always_inline __u64 names_len(struct vj_file_record *rec)
+{
+	return vj_section_len(&rec->name_len, VJ_FILE_NAME_MAX) + vj_section_len(&rec->name2_len, VJ_FILE_NAME_MAX) +
+	       vj_section_len(&rec->extra_len, VJ_FILE_EXTRA_MAX);
+}
+
+/* Walks the two paths after the name sections, then sends the record. */
+static __always_inline void send_record(struct vj_file_record *rec, struct path *first, struct path *second)
+{
+	__u64 off = names_len(rec);
+	__u16 flags = 0; /* the walk's flags are 16 bits; they are moved into path_flags */
+	__u64 size;
+
+	if (first) {
+		vj_path_write(rec->data + off, &rec->path_len, VJ_PATH_SECTION_MAX, first->dentry, first->mnt,
+			      &flags, VJ_FP_PATH_TRUNCATED, VJ_FP_PATH_DELETED);
+		off += vj_section_len(&rec->path_len, VJ_PATH_SECTION_MAX);
+	}
+	if (second) {
+		vj_path_write(rec->data + off, &rec->path2_len, VJ_PATH_SECTION_MAX, second->dentry, second->mnt,
+			      &flags, VJ_FP_PATH2_TRUNCATED, VJ_FP_PATH2_DELETED);
+	}
+	rec->path_flags |= flags;
+	size = sizeof(*rec) + names_len(rec) + vj_section_len(&rec->path_len, VJ_PATH_SECTION_MAX) +
+	       vj_section_len(&rec->path2_len, VJ_PATH_SECTION_MAX);
+	rec->hdr.kind = VJ_REC_FILE;
+	rec->hdr.size = size;
+	vj_output(rec, size, VJ_REC_FILE);
+}
+
+/* ---- bases of names ---- */
+
+static __always_inline bool read_path(struct path *out, const struct path *from)
+{
+	out->dentry = BPF_CORE_READ(from, dentry);
+	out->mnt = BPF_CORE_READ(from, mnt);
+	return out->dentry && out->mnt;
+}
+
+/* The directory a name is relative to: the root for an absolute name, else the cwd or dirfd. */
+static __always_inline bool name_base(struct task_struct *task, const __u8 *name, int dirfd, struct path *out)
+{
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	struct file *file;
+
+	if (name[0] == '/')
+		return read_path(out, &fs->root);
+	if (dirfd == VJ_AT_FDCWD)
+		return read_path(out, &fs->pwd);
+	file = vj_fd_file(task, dirfd);
+	return file && read_path(out, &file->f_path);
+}
+
+/* Whether an absolute name of this task means the same string on the host: it is in vajrad's mount
+ * namespace and not chrooted. Its root is then the root of a mount that sits on "/" of the mount
+ * below (the host's "/" is mounted over the initial rootfs, so it is not the namespace's own root). */
+static __always_inline bool in_host_root(struct task_struct *task, struct path *root, __u32 host_mnt_ns)
+{
+	struct mount *mnt = (void *)root->mnt - bpf_core_field_offset(struct mount, mnt);
+	struct dentry *mountpoint = BPF_CORE_READ(mnt, mnt_mountpoint);
+
+	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == host_mnt_ns &&
+	       root->dentry == BPF_CORE_READ(root->mnt, mnt_root) && BPF_CORE_READ(mountpoint, d_parent) == mountpoint;
+}
+
+/* Ops wanted for the name at `section` = data[section_off] (length in *len_field) relative to `base`. */
+static __always_inline __u32 named_target_ops(struct task_struct *task, struct path *base, const __u8 *section,
+					      __u32 section_off, __u32 *len_field, __u32 want, __u32 host_mnt_ns)
+{
+	__u64 len = vj_section_len(len_field, VJ_FILE_NAME_MAX);
+	bool absolute;
+
+	if (len == 0)
+		return want; /* unreadable name: vajrad reports what it can */
+	absolute = section[0] == '/';
+	return fim_name_ops(base->dentry, base->mnt, section, section_off, len - 1, absolute,
+			    absolute && in_host_root(task, base, host_mnt_ns), want);
+}
+
+/* ---- entry: stash the arguments ---- */
+
+static __always_inline bool op_watched(__u32 op_mask)
+{
+	struct vj_fim_settings *settings = fim_settings_get();
+
+	return settings && (settings->ops & op_mask);
+}
+
+static __always_inline void stash(struct file_call *call)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_update_elem(&calls, &tid, call, BPF_ANY);
+}
+
+static __always_inline __u32 open_candidate_ops(__u32 flags)
+{
+	if ((flags & VJ_O_ACCMODE) || (flags & (VJ_O_CREAT | VJ_O_TRUNC)))
+		return OPEN_WRITE_OPS;
+	return OP_BIT(VJ_FILE_OPEN_READ);
+}
+
+static __always_inline void enter_open(__u16 syscall, int dirfd, __u64 name, __u32 flags, __u32 mode)
+{
+	struct file_call call = {.name = name, .dirfd = dirfd, .open_flags = flags, .mode = mode,
+				 .syscall = syscall};
+
+	/* O_PATH opens neither read nor write: they only name a file. */
+	if ((flags & VJ_O_PATH) || !op_watched(open_candidate_ops(flags)))
+		return;
+	stash(&call);
+}
+
+static __always_inline void enter_op(__u16 op, __u16 syscall, struct file_call *call)
+{
+	if (!op_watched(OP_BIT(op)))
+		return;
+	call->op = op;
+	call->syscall = syscall;
+	stash(call);
+}
+
+/* ---- exit: decide and report ---- */
+
+static __always_inline void track_open_write(struct file *file, struct inode *inode)
+{
+	struct open_file entry = {
+		.inode = BPF_CORE_READ(inode, i_ino),
+		.open_ns = bpf_ktime_get_boot_ns(),
+		.mtime_ns = vj_inode_mtime_ns(inode),
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+	};
+	__u64 key = (__u64)file;
+	bool replacing = bpf_map_lookup_elem(&open_files, &key) != NULL; /* a recycled struct file */
+	__s64 *count = tracked_count();
+
+	if (bpf_map_update_elem(&open_files, &key, &entry, BPF_ANY) == 0 && !replacing && count)
+		__sync_fetch_and_add(count, 1);
+}
+
+/* A successful open: the target is the new fd's file. */
+static __always_inline void exit_open_fd(struct file_call *call, long fd, __u32 ops_on)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file *file = vj_fd_file(task, fd);
+	struct vj_file_record *rec;
+	struct inode *inode;
+	struct path target;
+	__u32 f_mode, wanted;
+	__u16 op;
+
+	if (!file || !read_path(&target, &file->f_path))
+		return;
+	f_mode = BPF_CORE_READ(file, f_mode);
+	inode = BPF_CORE_READ(file, f_inode);
+	if (f_mode & VJ_FMODE_CREATED)
+		op = VJ_FILE_CREATE;
+	else if (f_mode & VJ_FMODE_WRITE)
+		op = VJ_FILE_OPEN_WRITE;
+	else
+		op = VJ_FILE_OPEN_READ;
+	wanted = fim_dentry_ops(target.dentry, target.mnt,
+				ops_on & (OP_BIT(op) | ((f_mode & VJ_FMODE_WRITE) ? OP_BIT(VJ_FILE_MODIFY) : 0)));
+	if ((f_mode & VJ_FMODE_WRITE) && (wanted & ops_on & OP_BIT(VJ_FILE_MODIFY)))
+		track_open_write(file, inode);
+	if (!(wanted & ops_on & OP_BIT(op))) {
+		fim_count_filtered(op);
+		return;
+	}
+	rec = new_record(op, call->syscall);
+	if (!rec)
+		return;
+	rec->result = fd;
+	rec->fd = fd;
+	rec->open_flags = call->open_flags;
+	rec->arg_mode = call->mode;
+	rec->path_flags = VJ_FP_TARGET;
+	put_attrs(rec, inode);
+	send_record(rec, &target, NULL);
+}
+
+static __always_inline __u16 failed_open_op(__u32 flags)
+{
+	if (flags & VJ_O_CREAT)
+		return VJ_FILE_CREATE;
+	if ((flags & VJ_O_ACCMODE) || (flags & VJ_O_TRUNC))
+		return VJ_FILE_OPEN_WRITE;
+	return VJ_FILE_OPEN_READ;
+}
+
+/* Everything reported by name: failed opens and the path-based calls. */
+static __always_inline void exit_named(struct file_call *call, long ret, __u32 ops_on, __u32 host_mnt_ns)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct vj_file_record *rec;
+	struct path base, base2;
+	bool has_base, has_base2 = false;
+	__u32 bit, wanted;
+	__u64 off;
+
+	rec = new_record(call->op, call->syscall);
+	if (!rec)
+		return;
+	bit = OP_BIT(call->op);
+	put_name(rec->data, &rec->name_len, call->name, &rec->path_flags, VJ_FP_NAME_TRUNCATED);
+	has_base = name_base(task, rec->data, call->dirfd, &base);
+	wanted = has_base ? named_target_ops(task, &base, rec->data, 0, &rec->name_len, bit, host_mnt_ns) : bit;
+	if (call->name2) {
+		off = vj_section_len(&rec->name_len, VJ_FILE_NAME_MAX);
+		put_name(rec->data + off, &rec->name2_len, call->name2, &rec->path_flags, VJ_FP_NAME2_TRUNCATED);
+		has_base2 = name_base(task, rec->data + off, call->dirfd2, &base2);
+		if (!(wanted & bit))
+			wanted |= has_base2 ? named_target_ops(task, &base2, rec->data + off, off, &rec->name2_len,
+							       bit, host_mnt_ns)
+					    : bit;
+	}
+	if (!(wanted & bit)) {
+		fim_count_filtered(call->op);
+		return;
+	}
+	if (call->extra) {
+		off = vj_section_len(&rec->name_len, VJ_FILE_NAME_MAX) +
+		      vj_section_len(&rec->name2_len, VJ_FILE_NAME_MAX);
+		put_name(rec->data + off, &rec->extra_len, call->extra, &rec->path_flags, VJ_FP_EXTRA_TRUNCATED);
+	}
+	rec->result = ret;
+	rec->open_flags = call->open_flags;
+	rec->arg_mode = call->mode;
+	rec->arg_uid = call->uid;
+	rec->arg_gid = call->gid;
+	rec->at_flags = call->at_flags;
+	/* An empty name (AT_EMPTY_PATH) is the base itself. */
+	if (rec->name_len == 1 && has_base) {
+		rec->path_flags |= VJ_FP_TARGET;
+		put_attrs(rec, BPF_CORE_READ(base.dentry, d_inode));
+	}
+	send_record(rec, has_base ? &base : NULL, has_base2 ? &base2 : NULL);
+}
+
+/* fchmod, fchown, ftruncate, fsetxattr, fremovexattr: the target is the fd's file. */
+static __always_inline void exit_fd_op(struct file_call *call, long ret, __u32 ops_on)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file *file = vj_fd_file(task, call->fd);
+	struct vj_file_record *rec;
+	struct path target;
+	__u32 bit = OP_BIT(call->op);
+
+	if (!file || !read_path(&target, &file->f_path))
+		return;
+	if (!(fim_dentry_ops(target.dentry, target.mnt, bit) & bit)) {
+		fim_count_filtered(call->op);
+		return;
+	}
+	rec = new_record(call->op, call->syscall);
+	if (!rec)
+		return;
+	rec->result = ret;
+	rec->fd = call->fd;
+	rec->arg_mode = call->mode;
+	rec->arg_uid = call->uid;
+	rec->arg_gid = call->gid;
+	rec->at_flags = call->at_flags;
+	rec->path_flags = VJ_FP_TARGET;
+	put_attrs(rec, BPF_CORE_READ(file, f_inode));
+	if (call->extra)
+		put_name(rec->data, &rec->extra_len, call->extra, &rec->path_flags, VJ_FP_EXTRA_TRUNCATED);
+	send_record(rec, &target, NULL);
+}
+
+static __always_inline bool is_open_syscall(__u16 syscall)
+{
+	return syscall == VJ_FSYS_OPEN || syscall == VJ_FSYS_OPENAT || syscall == VJ_FSYS_OPENAT2 ||
+	       syscall == VJ_FSYS_CREAT;
+}
+
+static __noinline void exit_call(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct file_call *stashed = bpf_map_lookup_elem(&calls, &tid);
+	struct vj_fim_settings *settings = fim_settings_get();
+	struct file_call call;
+
+	if (!stashed)
+		return;
+	call = *stashed;
+	bpf_map_delete_elem(&calls, &tid);
+	if (!settings)
+		return;
+	if (is_open_syscall(call.syscall)) {
+		if (ret >= 0) {
+			exit_open_fd(&call, ret, settings->ops);
+			return;
+		}
+		call.op = failed_open_op(call.open_flags);
+		if (!(settings->ops & OP_BIT(call.op)))
+			return;
+	}
+	if (call.name || call.name2)
+		exit_named(&call, ret, settings->ops, settings->host_mnt_ns);
+	else
+		exit_fd_op(&call, ret, settings->ops);
+}
+
+/* ---- modify: writes, last close, exit ---- */
+
+static __always_inline bool any_tracked(void)
+{
+	__s64 *count = tracked_count();
+
+	return count && *count > 0;
+}
+
+static __always_inline void enter_write(int fd)
+{
+	struct file *file;
+	__u64 key;
+	__u32 tid;
+
+	if (!any_tracked())
+		return;
+	file = vj_fd_file((struct task_struct *)bpf_get_current_task(), fd);
+	key = (__u64)file;
+	if (!file || !bpf_map_lookup_elem(&open_files, &key))
+		return;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&pending_writes, &tid, &key, BPF_ANY);
+}
+
+static __always_inline void exit_write(long ret)
+{
+	__u32 tid;
+	__u64 *key;
+	struct open_file *entry;
+
+	if (!any_tracked())
+		return;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	key = bpf_map_lookup_elem(&pending_writes, &tid);
+	if (!key)
+		return;
+	entry = bpf_map_lookup_elem(&open_files, key);
+	if (entry && ret > 0) {
+		__sync_fetch_and_add(&entry->bytes, ret);
+		__sync_fetch_and_add(&entry->writes, 1);
+	}
+	bpf_map_delete_elem(&pending_writes, &tid);
+}
+
+/* Since 6.13 f_ref is a file_ref_t whose count is references minus one; before, f_count counted them. */
+struct file___f_count {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+static __always_inline bool last_reference(struct file *file)
+{
+	if (bpf_core_field_exists(file->f_ref))
+		return BPF_CORE_READ(file, f_ref.refcnt.counter) == 0;
+	return BPF_CORE_READ((struct file___f_count *)file, f_count.counter) == 1;
+}
+
+/* Ends a tracked cycle whose file is losing its last reference; reports it if the content changed. */
+static __noinline void end_cycle(struct file *file, int fd, __u16 syscall)
+{
+	__u64 key = (__u64)file;
+	struct open_file *tracked = bpf_map_lookup_elem(&open_files, &key);
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	struct vj_file_record *rec;
+	struct open_file entry;
+	struct path target;
+	__s64 *count;
+
+	bool same;
+
+	if (!tracked)
+		return;
+	/* The tracked file was opened for write; a struct file freed unseen (exec closing it, say) and
+	 * reused for another open of the same inode is told apart by its mode. */
+	same = tracked->inode == BPF_CORE_READ(inode, i_ino) && (BPF_CORE_READ(file, f_mode) & VJ_FMODE_WRITE);
+	if (same && !last_reference(file))
+		return; /* another fd or process still holds it: the cycle goes on */
+	entry = *tracked;
+	bpf_map_delete_elem(&open_files, &key);
+	count = tracked_count();
+	if (count)
+		__sync_fetch_and_add(count, -1);
+	if (!same)
+		return; /* the tracked cycle ended unseen */
+	if (entry.writes == 0 && entry.mtime_ns == vj_inode_mtime_ns(inode))
+		return;
+	if (!read_path(&target, &file->f_path))
+		return;
+	rec = new_record(VJ_FILE_MODIFY, syscall);
+	if (!rec)
+		return;
+	rec->fd = fd;
+	rec->open_flags = BPF_CORE_READ(file, f_flags);
+	rec->bytes_written = entry.bytes;
+	rec->writes = entry.writes;
+	rec->open_ns = entry.open_ns;
+	rec->path_flags = VJ_FP_TARGET;
+	put_attrs(rec, inode);
+	send_record(rec, &target, NULL);
+}
+
+SEC("tp/syscalls/sys_enter_close")
+int handle_file_close(struct trace_event_raw_sys_enter *ctx)
+{
+	int fd = (int)ctx->args[0];
+	struct file *file;
+
+	if (!any_tracked())
+		return 0;
+	file = vj_fd_file((struct task_struct *)bpf_get_current_task(), fd);
+	if (file)
+		end_cycle(file, fd, VJ_FSYS_CLOSE);
+	return 0;
+}
+
+/* dup2 and dup3 close the file newfd named, if any, before reusing it (shells redirect output so). */
+static __always_inline void end_cycle_of_fd(int fd, __u16 syscall)
+{
+	struct file *file;
+
+	if (!any_tracked())
+		return;
+	file = vj_fd_file((struct task_struct *)bpf_get_current_task(), fd);
+	if (file)
+		end_cycle(file, fd, syscall);
+}
+
+SEC("tp/syscalls/sys_enter_dup2")
+int handle_file_dup2(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[0] != ctx->args[1])
+		end_cycle_of_fd((int)ctx->args[1], VJ_FSYS_DUP2);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_dup3")
+int handle_file_dup3(struct trace_event_raw_sys_enter *ctx)
+{
+	end_cycle_of_fd((int)ctx->args[1], VJ_FSYS_DUP3);
+	return 0;
+}
+
+/* Ranges of fds going away at once: close_range(), and the whole table when a process exits (the
+ * exit tracepoint fires before exit_files(), so the table is still there). */
+#define VJ_FD_SCAN_MAX 4096
+#define VJ_CLOSE_RANGE_CLOEXEC (1 << 2)
+
+struct fd_scan {
+	struct file **fds;
+	__u32 first;
+	__u32 end; /* one past the last fd */
+	__u16 syscall;
+};
+
+static long scan_fd(__u64 index, struct fd_scan *scan)
+{
+	__u64 fd = scan->first + index;
+	struct file *file = NULL;
+	__u64 key;
+
+	if (fd >= scan->end)
+		return 1;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &scan->fds[fd]) || !file)
+		return 0;
+	key = (__u64)file;
+	if (bpf_map_lookup_elem(&open_files, &key))
+		end_cycle(file, (int)fd, scan->syscall);
+	return 0;
+}
+
+static __always_inline void end_cycles_in_range(__u32 first, __u64 last, __u16 syscall)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	__u32 max_fds = BPF_CORE_READ(fdt, max_fds);
+	struct fd_scan scan = {.fds = BPF_CORE_READ(fdt, fd), .first = first, .syscall = syscall};
+
+	scan.end = last + 1 < max_fds ? last + 1 : max_fds;
+	if (scan.end > first)
+		bpf_loop(scan.end - first < VJ_FD_SCAN_MAX ? scan.end - first : VJ_FD_SCAN_MAX, scan_fd, &scan, 0);
+}
+
+SEC("tp/syscalls/sys_enter_close_range")
+int handle_file_close_range(struct trace_event_raw_sys_enter *ctx)
+{
+	if (any_tracked() && !(ctx->args[2] & VJ_CLOSE_RANGE_CLOEXEC))
+		end_cycles_in_range((__u32)ctx->args[0], ctx->args[1], VJ_FSYS_CLOSE_RANGE);
+	return 0;
+}
+
+SEC("tp/sched/sched_process_exit")
+int handle_file_exit(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	if (any_tracked() && BPF_CORE_READ(task, signal, live.counter) == 0)
+		end_cycles_in_range(0, ~0ull, VJ_FSYS_EXIT);
+	return 0;
+}
+
+/* ---- attach shims: the per-syscall tracepoints share the raw_syscalls layout ---- */
+
+#define ARG(n) (ctx->args[n])
+/* Every syscall exit runs the same body, which reads what its entry stashed. It is one program that
+ * the exits tail-call, so the verifier checks it once rather than once per syscall (35 copies took
+ * the loader half a minute). */
+SEC("tracepoint")
+int handle_file_call_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	exit_call(ctx->ret);
+	return 0;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, int(void *));
+} file_call_exit SEC(".maps") = {
+	.values = {[0] = (void *)&handle_file_call_exit},
+};
+
+#define EXIT_SHIM(sys)                                                        \
+	SEC("tp/syscalls/sys_exit_" #sys)                                     \
+	int handle_##sys##_exit(struct trace_event_raw_sys_exit *ctx)         \
+	{                                                                     \
+		bpf_tail_call(ctx, &file_call_exit, 0);                       \
+		return 0;                                                     \
+	}
+#define ENTER(sys) \
+	SEC("tp/syscalls/sys_enter_" #sys) int handle_##sys##_enter(struct trace_event_raw_sys_enter *ctx)
+
+/* open */
+ENTER(open) { enter_open(VJ_FSYS_OPEN, VJ_AT_FDCWD, ARG(0), ARG(1), ARG(2)); return 0; }
+EXIT_SHIM(open)
+ENTER(openat) { enter_open(VJ_FSYS_OPENAT, ARG(0), ARG(1), ARG(2), ARG(3)); return 0; }
+EXIT_SHIM(openat)
+ENTER(creat) { enter_open(VJ_FSYS_CREAT, VJ_AT_FDCWD, ARG(0), VJ_O_CREAT | VJ_O_TRUNC | 1, ARG(1)); return 0; }
+EXIT_SHIM(creat)
+ENTER(openat2)
+{
+	struct open_how how = {};
+
+	bpf_probe_read_user(&how, sizeof(how), (void *)ARG(2));
+	enter_open(VJ_FSYS_OPENAT2, ARG(0), ARG(1), how.flags, how.mode);
+	return 0;
+}
+EXIT_SHIM(openat2)
+
+/* writes of tracked files */
+#define WRITE_SHIMS(sys)                                                        \
+	ENTER(sys) { enter_write(ARG(0)); return 0; }                           \
+	SEC("tp/syscalls/sys_exit_" #sys)                                       \
+	int handle_##sys##_exit(struct trace_event_raw_sys_exit *ctx)           \
+	{                                                                       \
+		exit_write(ctx->ret);                                           \
+		return 0;                                                       \
+	}
+WRITE_SHIMS(write)
+WRITE_SHIMS(pwrite64)
+WRITE_SHIMS(writev)
+WRITE_SHIMS(pwritev)
+WRITE_SHIMS(pwritev2)
+
+/* Calls by name or fd: the fields of struct file_call each one fills. Names are relative to the cwd
+ * unless a dirfd is given. */
+#define CWD VJ_AT_FDCWD
+#define NAMED(sys, op, syscall, ...)                                            \
+	ENTER(sys)                                                              \
+	{                                                                       \
+		struct file_call call = {__VA_ARGS__};                          \
+		enter_op(op, syscall, &call);                                   \
+		return 0;                                                       \
+	}                                                                       \
+	EXIT_SHIM(sys)
+
+NAMED(truncate, VJ_FILE_TRUNCATE, VJ_FSYS_TRUNCATE, .dirfd = CWD, .name = ARG(0))
+NAMED(ftruncate, VJ_FILE_TRUNCATE, VJ_FSYS_FTRUNCATE, .fd = ARG(0))
+NAMED(unlink, VJ_FILE_DELETE, VJ_FSYS_UNLINK, .dirfd = CWD, .name = ARG(0))
+NAMED(unlinkat, VJ_FILE_DELETE, VJ_FSYS_UNLINKAT, .dirfd = ARG(0), .name = ARG(1), .at_flags = ARG(2))
+NAMED(rmdir, VJ_FILE_DELETE, VJ_FSYS_RMDIR, .dirfd = CWD, .name = ARG(0))
+NAMED(rename, VJ_FILE_RENAME, VJ_FSYS_RENAME, .dirfd = CWD, .name = ARG(0), .dirfd2 = CWD, .name2 = ARG(1))
+NAMED(renameat, VJ_FILE_RENAME, VJ_FSYS_RENAMEAT, .dirfd = ARG(0), .name = ARG(1), .dirfd2 = ARG(2),
+      .name2 = ARG(3))
+NAMED(renameat2, VJ_FILE_RENAME, VJ_FSYS_RENAMEAT2, .dirfd = ARG(0), .name = ARG(1), .dirfd2 = ARG(2),
+      .name2 = ARG(3), .at_flags = ARG(4))
+NAMED(link, VJ_FILE_LINK, VJ_FSYS_LINK, .dirfd = CWD, .name = ARG(0), .dirfd2 = CWD, .name2 = ARG(1))
+NAMED(linkat, VJ_FILE_LINK, VJ_FSYS_LINKAT, .dirfd = ARG(0), .name = ARG(1), .dirfd2 = ARG(2), .name2 = ARG(3),
+      .at_flags = ARG(4))
+NAMED(symlink, VJ_FILE_SYMLINK, VJ_FSYS_SYMLINK, .extra = ARG(0), .dirfd = CWD, .name = ARG(1))
+NAMED(symlinkat, VJ_FILE_SYMLINK, VJ_FSYS_SYMLINKAT, .extra = ARG(0), .dirfd = ARG(1), .name = ARG(2))
+NAMED(mkdir, VJ_FILE_MKDIR, VJ_FSYS_MKDIR, .dirfd = CWD, .name = ARG(0), .mode = ARG(1))
+NAMED(mkdirat, VJ_FILE_MKDIR, VJ_FSYS_MKDIRAT, .dirfd = ARG(0), .name = ARG(1), .mode = ARG(2))
+NAMED(chmod, VJ_FILE_CHMOD, VJ_FSYS_CHMOD, .dirfd = CWD, .name = ARG(0), .mode = ARG(1))
+NAMED(fchmod, VJ_FILE_CHMOD, VJ_FSYS_FCHMOD, .fd = ARG(0), .mode = ARG(1))
+NAMED(fchmodat, VJ_FILE_CHMOD, VJ_FSYS_FCHMODAT, .dirfd = ARG(0), .name = ARG(1), .mode = ARG(2))
+NAMED(fchmodat2, VJ_FILE_CHMOD, VJ_FSYS_FCHMODAT2, .dirfd = ARG(0), .name = ARG(1), .mode = ARG(2),
+      .at_flags = ARG(3))
+NAMED(chown, VJ_FILE_CHOWN, VJ_FSYS_CHOWN, .dirfd = CWD, .name = ARG(0), .uid = ARG(1), .gid = ARG(2))
+NAMED(lchown, VJ_FILE_CHOWN, VJ_FSYS_LCHOWN, .dirfd = CWD, .name = ARG(0), .uid = ARG(1), .gid = ARG(2))
+NAMED(fchown, VJ_FILE_CHOWN, VJ_FSYS_FCHOWN, .fd = ARG(0), .uid = ARG(1), .gid = ARG(2))
+NAMED(fchownat, VJ_FILE_CHOWN, VJ_FSYS_FCHOWNAT, .dirfd = ARG(0), .name = ARG(1), .uid = ARG(2),
+      .gid = ARG(3), .at_flags = ARG(4))
+NAMED(setxattr, VJ_FILE_SETXATTR, VJ_FSYS_SETXATTR, .dirfd = CWD, .name = ARG(0), .extra = ARG(1),
+      .at_flags = ARG(4))
+NAMED(lsetxattr, VJ_FILE_SETXATTR, VJ_FSYS_LSETXATTR, .dirfd = CWD, .name = ARG(0), .extra = ARG(1),
+      .at_flags = ARG(4))
+NAMED(fsetxattr, VJ_FILE_SETXATTR, VJ_FSYS_FSETXATTR, .fd = ARG(0), .extra = ARG(1), .at_flags = ARG(4))
+NAMED(setxattrat, VJ_FILE_SETXATTR, VJ_FSYS_SETXATTRAT, .dirfd = ARG(0), .name = ARG(1), .at_flags = ARG(2),
+      .extra = ARG(3))
+NAMED(removexattr, VJ_FILE_REMOVEXATTR, VJ_FSYS_REMOVEXATTR, .dirfd = CWD, .name = ARG(0), .extra = ARG(1))
+NAMED(lremovexattr, VJ_FILE_REMOVEXATTR, VJ_FSYS_LREMOVEXATTR, .dirfd = CWD, .name = ARG(0), .extra = ARG(1))
+NAMED(fremovexattr, VJ_FILE_REMOVEXATTR, VJ_FSYS_FREMOVEXATTR, .fd = ARG(0), .extra = ARG(1))
+NAMED(removexattrat, VJ_FILE_REMOVEXATTR, VJ_FSYS_REMOVEXATTRAT, .dirfd = ARG(0), .name = ARG(1),
+      .at_flags = ARG(2), .extra = ARG(3))
+
+char LICENSE[] SEC("license") = "GPL";

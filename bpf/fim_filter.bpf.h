@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The file family's watch filter: decides in the kernel, before any path is walked into a record,
+ * whether an operation can concern a watched path. It is a superset of the watch lists (vajrad applies
+ * the exact globs), built by vajrad from their literal prefixes (see daemon/watch_list.h):
+ *   fim_dirs      inodes whose subtree is watched, that have children watched by name, or that are
+ *                 ancestors of watched directories
+ *   fim_names     children watched by name: (parent inode, FNV-1a of the name)
+ *   fim_prefixes  the literal prefixes as strings, for absolute names
+ * Inodes rather than strings, because the kernel has the dentry of an open file, a dirfd or the cwd,
+ * and matching its inode and its ancestors' needs no path string at all; it also follows a watched
+ * tree through symlinks, bind mounts and renames of its parents.
+ */
+#ifndef VAJRA_FIM_FILTER_BPF_H
+#define VAJRA_FIM_FILTER_BPF_H
+
+#define VJ_FIM_MAX_DIRS 16384
+#define VJ_FIM_MAX_NAMES 16384
+#define VJ_FIM_MAX_PREFIXES 4096
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VJ_FIM_MAX_DIRS);
+	__type(key, struct vj_fim_inode_key);
+	__type(value, struct vj_fim_dir);
+} fim_dirs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VJ_FIM_MAX_NAMES);
+	__type(key, struct vj_fim_name_key);
+	__type(value, __u32);
+} fim_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VJ_FIM_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* required of LPM tries */
+	__type(key, struct vj_fim_prefix_key);
+	__type(value, __u32);
+} fim_prefixes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vj_fim_settings);
+} fim_settings SEC(".maps");
+
+/* Operations the filter dropped, per enum vj_file_op: they never reached user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VJ_FILE_OP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} fim_filtered SEC(".maps");
+
+/* Per-CPU room for a prefix key and a leaf name: both are too big for the 512-byte stack next to the
+ * rest of a handler's locals. */
+struct fim_tmp {
+	struct vj_fim_prefix_key key;
+	__u8 leaf[VJ_NAME_MAX + 1];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fim_tmp);
+} fim_tmp SEC(".maps");
+
+static __always_inline struct vj_fim_settings *fim_settings_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&fim_settings, &zero);
+}
+
+static __always_inline void fim_count_filtered(__u32 op)
+{
+	__u64 *count = bpf_map_lookup_elem(&fim_filtered, &op);
+
+	if (count)
+		*count += 1; /* per-CPU slot: no other writer */
+}
+
+static __always_inline struct fim_tmp *fim_tmp_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&fim_tmp, &zero);
+}
+
+static __always_inline void fim_inode_key(struct dentry *dentry, struct vj_fim_inode_key *key)
+{
+	key->dev = BPF_CORE_READ(dentry, d_sb, s_dev);
+	key->pad = 0;
+	key->ino = BPF_CORE_READ(dentry, d_inode, i_ino);
+}
+
+/* FNV-1a 64 of the first `len` bytes of `name`; vajrad computes the same for the names it watches. */
+static __always_inline __u64 fim_fnv64(const __u8 *name, __u64 len)
+{
+	__u64 hash = VJ_FNV64_OFFSET;
+
+	for (int i = 0; i < VJ_NAME_MAX; i++) {
+		if (i >= len)
+			break;
+		hash ^= name[i];
+		hash *= VJ_FNV64_PRIME;
+	}
+	return hash;
+}
+
+/* Ops wanted for the child `name` (len bytes, no NUL) of `dir`, watched by name. */
+static __always_inline __u32 fim_named_ops(struct dentry *dir, const __u8 *name, __u64 len)
+{
+	struct vj_fim_inode_key dir_key;
+	struct vj_fim_name_key key = {};
+	__u32 *ops;
+
+	if (len == 0 || len > VJ_NAME_MAX)
+		return 0;
+	fim_inode_key(dir, &dir_key);
+	key.dev = dir_key.dev;
+	key.dir_ino = dir_key.ino;
+	key.name_hash = fim_fnv64(name, len);
+	ops = bpf_map_lookup_elem(&fim_names, &key);
+	return ops ? *ops : 0;
+}
+
+/* What the walk saw of the first two inodes: the start and its parent. */
+struct fim_near {
+	__u32 named0;    /* the start has children watched by name */
+	__u32 ancestor0; /* the start is an ancestor of a watched directory */
+	__u32 named1;    /* the start's parent has children watched by name */
+};
+
+/* The walk's state, in bpf_loop's context: an inline loop of this many steps, inlined at every call
+ * site, is more than the verifier's instruction budget. Pointers are kernel addresses, read only. */
+struct fim_walk {
+	struct dentry *dentry;
+	struct mount *mnt;
+	__u32 want;
+	__u32 ops;
+	struct fim_near near;
+};
+
+static long fim_walk_step(__u64 step, struct fim_walk *walk)
+{
+	struct dentry *dentry = walk->dentry;
+	struct mount *mnt = walk->mnt;
+	struct vj_fim_inode_key key;
+	struct vj_fim_dir *dir;
+	struct dentry *parent;
+
+	fim_inode_key(dentry, &key);
+	dir = bpf_map_lookup_elem(&fim_dirs, &key);
+	if (dir) {
+		walk->ops |= dir->subtree_ops;
+		if (step == 0) {
+			walk->near.named0 = dir->named_ops;
+			walk->near.ancestor0 = dir->ancestor_ops;
+		} else if (step == 1) {
+			walk->near.named1 = dir->named_ops;
+		}
+	}
+	/* The nearest two inodes are always seen: named children are checked by the caller. */
+	if ((walk->ops & walk->want) && step >= 1)
+		return 1;
+	if (dentry == BPF_CORE_READ(mnt, mnt.mnt_root)) {
+		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (mnt_parent == mnt)
+			return 1;
+		walk->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		walk->mnt = mnt_parent;
+		return 0;
+	}
+	parent = BPF_CORE_READ(dentry, d_parent);
+	if (parent == dentry)
+		return 1;
+	walk->dentry = parent;
+	return 0;
+}
+
+/*
+ * Subtree ops of `dentry` and every inode above it, crossing mounts upward like path.bpf.h's walk.
+ * Stops early once `want` is met. A mount point is looked up on both sides (the mounted root and the
+ * directory it covers), which only widens the superset.
+ */
+static __always_inline __u32 fim_subtree_ops(struct dentry *dentry, struct vfsmount *vfsmnt, __u32 want,
+					     struct fim_near *near)
+{
+	struct fim_walk walk = {
+		.dentry = dentry,
+		.mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt),
+		.want = want,
+	};
+
+	if (dentry && vfsmnt)
+		bpf_loop(VJ_PATH_MAX_DEPTH + VJ_PATH_MAX_MOUNT_HOPS + 1, fim_walk_step, &walk, 0);
+	*near = walk.near;
+	return walk.ops;
+}
+
+/* Ops wanted for a target held as a dentry: its subtree ops, or its own name under its parent. */
+static __always_inline __u32 fim_dentry_ops(struct dentry *dentry, struct vfsmount *vfsmnt, __u32 want)
+{
+	struct fim_near near;
+	__u32 ops = fim_subtree_ops(dentry, vfsmnt, want, &near);
+	struct fim_tmp *tmp;
+	long copied;
+
+	if ((ops & want) || !(near.named1 & want))
+		return ops;
+	tmp = fim_tmp_get();
+	if (!tmp)
+		return want; /* cannot check: let vajrad decide */
+	copied = bpf_probe_read_kernel_str(tmp->leaf, sizeof(tmp->leaf), BPF_CORE_READ(dentry, d_name.name));
+	if (copied <= 1)
+		return ops;
+	return ops | fim_named_ops(BPF_CORE_READ(dentry, d_parent), tmp->leaf, copied - 1);
+}
+
+/* What a scan of a name found. The name sits in this CPU's scratch record at data[off]; the scan runs
+ * under bpf_loop because a plain loop over up to PATH_MAX bytes is too many branches for the verifier. */
+struct fim_scan {
+	__u32 off;        /* of the name in the record's data[] */
+	__u32 len;        /* bytes, NUL excluded */
+	__u32 prev;       /* the byte before the one looked at; '/' at the start */
+	bool slash;       /* has a '/' past its first byte */
+	bool normalising; /* has a ".", ".." or empty component: its string is not its path */
+};
+
+static __always_inline int fim_scan_byte_at(const struct vj_scratch *slot, __u64 index)
+{
+	__u64 at = offsetof(struct vj_file_record, data) + index;
+
+	return at < VJ_SCRATCH_SIZE ? slot->bytes[at] : -1;
+}
+
+static long fim_scan_step(__u64 i, struct fim_scan *scan)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	const struct vj_scratch *slot = bpf_map_lookup_elem(&scratch, &cpu);
+	__u64 at = (__u64)scan->off + i;
+	int c, next, after;
+
+	if (!slot || i >= scan->len)
+		return 1;
+	c = fim_scan_byte_at(slot, at);
+	if (c < 0)
+		return 1;
+	if (c == '/' && i > 0)
+		scan->slash = true;
+	if (scan->prev == '/') {
+		next = i + 1 < scan->len ? fim_scan_byte_at(slot, at + 1) : '/';
+		after = i + 2 < scan->len ? fim_scan_byte_at(slot, at + 2) : '/';
+		if ((c == '/' && i > 0) || (c == '.' && (next == '/' || (next == '.' && after == '/')))) {
+			scan->normalising = true;
+			return 1;
+		}
+	}
+	scan->prev = c;
+	return 0;
+}
+
+static __always_inline void fim_scan_name(__u32 off, __u64 len, struct fim_scan *scan)
+{
+	scan->off = off;
+	scan->len = len;
+	scan->prev = '/';
+	scan->slash = false;
+	scan->normalising = false;
+	bpf_loop(VJ_FILE_NAME_MAX, fim_scan_step, scan, 0);
+}
+
+/* Ops wanted for an absolute name, compared with the literal prefixes as a string. */
+static __always_inline __u32 fim_prefix_ops(const __u8 *name, __u64 len)
+{
+	struct fim_tmp *tmp = fim_tmp_get();
+	__u64 bytes = len < VJ_FIM_PREFIX_MAX ? len : VJ_FIM_PREFIX_MAX;
+	__u32 *ops;
+
+	if (!tmp)
+		return ~0u;
+	if (bpf_probe_read_kernel(tmp->key.data, bytes & 0xff, name))
+		return ~0u;
+	tmp->key.prefixlen = bytes * 8;
+	ops = bpf_map_lookup_elem(&fim_prefixes, &tmp->key);
+	return ops ? *ops : 0;
+}
+
+/*
+ * Ops wanted for a target named by a string: `name` (len bytes, no NUL; at data[name_off] of this
+ * CPU's scratch record) relative to `base` (the dirfd's file, the cwd, or the task's root when
+ * `absolute`). `in_host_root` says that an absolute name means the same string on the host, so it can
+ * be compared with the prefixes directly.
+ */
+static __always_inline __u32 fim_name_ops(struct dentry *base, struct vfsmount *base_mnt, const __u8 *name,
+					  __u32 name_off, __u64 len, bool absolute, bool in_host_root, __u32 want)
+{
+	struct fim_near near;
+	struct fim_scan scan;
+	__u32 ops;
+
+	if (len == 0) /* AT_EMPTY_PATH: the base itself */
+		return fim_dentry_ops(base, base_mnt, want);
+	fim_scan_name(name_off, len, &scan);
+	if (scan.normalising)
+		return want;
+	if (absolute && in_host_root)
+		return fim_prefix_ops(name, len);
+	ops = fim_subtree_ops(base, base_mnt, want, &near);
+	if (ops & want)
+		return ops;
+	if (absolute || scan.slash)
+		return ops | near.ancestor0;
+	if (near.named0 & want)
+		ops |= fim_named_ops(base, name, len);
+	return ops;
+}
+
+#endif /* VAJRA_FIM_FILTER_BPF_H */
