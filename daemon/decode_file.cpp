@@ -82,13 +82,14 @@ void fill_path(std::string_view walked, std::string_view name_section, uint32_t 
 }
 
 std::string open_flags_text(uint32_t flags) {
+  // O_LARGEFILE is the kernel's value: glibc defines it as 0 on 64-bit.
   static const std::pair<uint32_t, const char*> kFlags[] = {
-      {O_CREAT, "O_CREAT"},       {O_EXCL, "O_EXCL"},         {O_NOCTTY, "O_NOCTTY"},
-      {O_TRUNC, "O_TRUNC"},       {O_APPEND, "O_APPEND"},     {O_NONBLOCK, "O_NONBLOCK"},
-      {O_DSYNC, "O_DSYNC"},       {O_DIRECT, "O_DIRECT"},     {O_LARGEFILE, "O_LARGEFILE"},
+      {O_CREAT, "O_CREAT"},         {O_EXCL, "O_EXCL"},         {O_NOCTTY, "O_NOCTTY"},
+      {O_TRUNC, "O_TRUNC"},         {O_APPEND, "O_APPEND"},     {O_NONBLOCK, "O_NONBLOCK"},
+      {O_DSYNC, "O_DSYNC"},         {O_DIRECT, "O_DIRECT"},     {0100000, "O_LARGEFILE"},
       {O_DIRECTORY, "O_DIRECTORY"}, {O_NOFOLLOW, "O_NOFOLLOW"}, {O_NOATIME, "O_NOATIME"},
-      {O_CLOEXEC, "O_CLOEXEC"},   {04000000 /* __O_SYNC */, "O_SYNC"},       {O_PATH, "O_PATH"},
-      {020000000 /* __O_TMPFILE */, "O_TMPFILE"}};
+      {O_CLOEXEC, "O_CLOEXEC"},     {04000000, "O_SYNC"},       {O_PATH, "O_PATH"},
+      {020000000, "O_TMPFILE"}};
   std::string text;
   switch (flags & O_ACCMODE) {
     case O_RDONLY: text = "O_RDONLY"; break;
