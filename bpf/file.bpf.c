@@ -3,8 +3,9 @@
  * The file family: create, open, modify, truncate, delete, rename, link, symlink, mkdir, chmod, chown
  * and xattr changes on watched paths (layout in vajra_wire.h, filter in fim_filter.bpf.h).
  *
- * Every call is taken at its syscall exit, where the result is known. The entry tracepoint only
- * stashes the arguments, and only when some watch list wants the operation. Targets the kernel holds
+ * Every call is taken at its syscall exit, where the result is known, with its arguments read from the
+ * registers the syscall was entered with (pt_regs keeps them until the return to user space): no
+ * entry program, no per-thread map. Targets the kernel holds
  * a dentry for (fd-based calls, a successful open) are walked from that dentry. Targets named by a
  * string are gone (unlink) or not findable (no path lookup is callable from a tracepoint) at exit, so
  * they are reported as the base directory's dentry plus the name, which vajrad joins.
@@ -47,12 +48,13 @@ _Static_assert(VJ_FILE_NAME_MAX == VJ_FILE_EXTRA_MAX, "extra shares the name sec
 #define OP_BIT(op) (1u << (op))
 #define OPEN_WRITE_OPS (OP_BIT(VJ_FILE_CREATE) | OP_BIT(VJ_FILE_OPEN_WRITE) | OP_BIT(VJ_FILE_MODIFY))
 
-/* ---- calls in flight, from entry to exit ---- */
+/* ---- the call being reported ---- */
 
 struct file_call {
 	__u64 name;  /* user pointers */
 	__u64 name2;
 	__u64 extra;
+	__s64 ret;
 	__s32 dirfd;
 	__s32 dirfd2;
 	__s32 fd;
@@ -65,13 +67,14 @@ struct file_call {
 	__u16 syscall;
 };
 
-/* LRU: a thread killed inside a syscall never reaches its exit, and its slot must not leak. */
+/* Hands a call from its syscall's exit shim to the shared body it tail-calls. Per CPU is enough: the
+ * shim and the body are one uninterrupted run of BPF on this CPU. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct file_call);
-} calls SEC(".maps");
+} current_call SEC(".maps");
 
 /* ---- open-write-close cycles ---- */
 
@@ -103,14 +106,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __s64);
 } open_files_count SEC(".maps");
-
-/* A write to a tracked file, from its entry to its exit. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u64);
-} pending_writes SEC(".maps");
 
 static __always_inline __s64 *tracked_count(void)
 {
@@ -153,6 +148,8 @@ static __always_inline void put_attrs(struct vj_file_record *rec, struct inode *
 	rec->path_flags |= VJ_FP_ATTRS;
 }
 
+/* A cleared record in the scratch slot. The task part is filled by keep_record(), once the filter
+ * has kept it: it is the costliest part to read. */
 static __always_inline struct vj_file_record *new_record(__u16 op, __u16 syscall)
 {
 	struct vj_file_record *rec = vj_scratch(VJ_REC_FILE);
@@ -160,11 +157,15 @@ static __always_inline struct vj_file_record *new_record(__u16 op, __u16 syscall
 	if (!rec)
 		return NULL;
 	__builtin_memset(rec, 0, sizeof(*rec));
-	vj_task_fill(&rec->task, (struct task_struct *)bpf_get_current_task());
 	rec->op = op;
 	rec->syscall = syscall;
 	rec->fd = -1;
 	return rec;
+}
+
+static __always_inline void keep_record(struct vj_file_record *rec)
+{
+	vj_task_fill(&rec->task, (struct task_struct *)bpf_get_current_task());
 }
 
 static __always_inline __u64 names_len(struct vj_file_record *rec)
@@ -246,7 +247,7 @@ static __always_inline __u32 named_target_ops(struct task_struct *task, struct p
 			    absolute && in_host_root(task, base, host_mnt_ns), want);
 }
 
-/* ---- entry: stash the arguments ---- */
+/* ---- which calls are wanted ---- */
 
 static __always_inline bool op_watched(__u32 op_mask)
 {
@@ -255,38 +256,11 @@ static __always_inline bool op_watched(__u32 op_mask)
 	return settings && (settings->ops & op_mask);
 }
 
-static __always_inline void stash(struct file_call *call)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-
-	bpf_map_update_elem(&calls, &tid, call, BPF_ANY);
-}
-
 static __always_inline __u32 open_candidate_ops(__u32 flags)
 {
 	if ((flags & VJ_O_ACCMODE) || (flags & (VJ_O_CREAT | VJ_O_TRUNC)))
 		return OPEN_WRITE_OPS;
 	return OP_BIT(VJ_FILE_OPEN_READ);
-}
-
-static __always_inline void enter_open(__u16 syscall, int dirfd, __u64 name, __u32 flags, __u32 mode)
-{
-	struct file_call call = {.name = name, .dirfd = dirfd, .open_flags = flags, .mode = mode,
-				 .syscall = syscall};
-
-	/* O_PATH opens neither read nor write: they only name a file. */
-	if ((flags & VJ_O_PATH) || !op_watched(open_candidate_ops(flags)))
-		return;
-	stash(&call);
-}
-
-static __always_inline void enter_op(__u16 op, __u16 syscall, struct file_call *call)
-{
-	if (!op_watched(OP_BIT(op)))
-		return;
-	call->op = op;
-	call->syscall = syscall;
-	stash(call);
 }
 
 /* ---- exit: decide and report ---- */
@@ -339,6 +313,7 @@ static __always_inline void exit_open_fd(struct file_call *call, long fd, __u32 
 	rec = new_record(op, call->syscall);
 	if (!rec)
 		return;
+	keep_record(rec);
 	rec->result = fd;
 	rec->fd = fd;
 	rec->open_flags = call->open_flags;
@@ -387,6 +362,7 @@ static __always_inline void exit_named(struct file_call *call, long ret, __u32 o
 		fim_count_filtered(call->op);
 		return;
 	}
+	keep_record(rec);
 	if (call->extra) {
 		off = vj_section_len(&rec->name_len, VJ_FILE_NAME_MAX) +
 		      vj_section_len(&rec->name2_len, VJ_FILE_NAME_MAX);
@@ -424,6 +400,7 @@ static __always_inline void exit_fd_op(struct file_call *call, long ret, __u32 o
 	rec = new_record(call->op, call->syscall);
 	if (!rec)
 		return;
+	keep_record(rec);
 	rec->result = ret;
 	rec->fd = call->fd;
 	rec->arg_mode = call->mode;
@@ -443,22 +420,19 @@ static __always_inline bool is_open_syscall(__u16 syscall)
 	       syscall == VJ_FSYS_CREAT;
 }
 
-static __noinline void exit_call(long ret)
+static __noinline void exit_call(void)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct file_call *stashed = bpf_map_lookup_elem(&calls, &tid);
+	__u32 zero = 0;
+	struct file_call *current = bpf_map_lookup_elem(&current_call, &zero);
 	struct vj_fim_settings *settings = fim_settings_get();
 	struct file_call call;
 
-	if (!stashed)
+	if (!current || !settings)
 		return;
-	call = *stashed;
-	bpf_map_delete_elem(&calls, &tid);
-	if (!settings)
-		return;
+	call = *current;
 	if (is_open_syscall(call.syscall)) {
-		if (ret >= 0) {
-			exit_open_fd(&call, ret, settings->ops);
+		if (call.ret >= 0) {
+			exit_open_fd(&call, call.ret, settings->ops);
 			return;
 		}
 		call.op = failed_open_op(call.open_flags);
@@ -466,9 +440,9 @@ static __noinline void exit_call(long ret)
 			return;
 	}
 	if (call.name || call.name2)
-		exit_named(&call, ret, settings->ops, settings->host_mnt_ns);
+		exit_named(&call, call.ret, settings->ops, settings->host_mnt_ns);
 	else
-		exit_fd_op(&call, ret, settings->ops);
+		exit_fd_op(&call, call.ret, settings->ops);
 }
 
 /* ---- modify: writes, last close, exit ---- */
@@ -480,40 +454,22 @@ static __always_inline bool any_tracked(void)
 	return count && *count > 0;
 }
 
-static __always_inline void enter_write(int fd)
+/* A write that wrote to a tracked file adds to its cycle. */
+static __always_inline void exit_write(int fd, long ret)
 {
+	struct open_file *entry;
 	struct file *file;
 	__u64 key;
-	__u32 tid;
 
-	if (!any_tracked())
+	if (ret <= 0 || !any_tracked())
 		return;
 	file = vj_fd_file((struct task_struct *)bpf_get_current_task(), fd);
 	key = (__u64)file;
-	if (!file || !bpf_map_lookup_elem(&open_files, &key))
+	entry = file ? bpf_map_lookup_elem(&open_files, &key) : NULL;
+	if (!entry)
 		return;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&pending_writes, &tid, &key, BPF_ANY);
-}
-
-static __always_inline void exit_write(long ret)
-{
-	__u32 tid;
-	__u64 *key;
-	struct open_file *entry;
-
-	if (!any_tracked())
-		return;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	key = bpf_map_lookup_elem(&pending_writes, &tid);
-	if (!key)
-		return;
-	entry = bpf_map_lookup_elem(&open_files, key);
-	if (entry && ret > 0) {
-		__sync_fetch_and_add(&entry->bytes, ret);
-		__sync_fetch_and_add(&entry->writes, 1);
-	}
-	bpf_map_delete_elem(&pending_writes, &tid);
+	__sync_fetch_and_add(&entry->bytes, ret);
+	__sync_fetch_and_add(&entry->writes, 1);
 }
 
 /* Since 6.13 f_ref is a file_ref_t whose count is references minus one; before, f_count counted them. */
@@ -562,6 +518,7 @@ static __noinline void end_cycle(struct file *file, int fd, __u16 syscall)
 	rec = new_record(VJ_FILE_MODIFY, syscall);
 	if (!rec)
 		return;
+	keep_record(rec);
 	rec->fd = fd;
 	rec->open_flags = BPF_CORE_READ(file, f_flags);
 	rec->bytes_written = entry.bytes;
@@ -671,16 +628,18 @@ int handle_file_exit(void *ctx)
 	return 0;
 }
 
-/* ---- attach shims: the per-syscall tracepoints share the raw_syscalls layout ---- */
+/* ---- attach shims: the per-syscall exit tracepoints share the raw_syscalls layout ---- */
 
-#define ARG(n) (ctx->args[n])
-/* Every syscall exit runs the same body, which reads what its entry stashed. It is one program that
- * the exits tail-call, so the verifier checks it once rather than once per syscall (35 copies took
- * the loader half a minute). */
+/* The syscall's own arguments, from the registers it was entered with. */
+#define ARG(n) PT_REGS_PARM##n##_CORE_SYSCALL(regs)
+#define SYSCALL_REGS() struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf())
+
+/* Every syscall exit runs the same body. It is one program that the exits tail-call, so the verifier
+ * checks it once rather than once per syscall (35 copies took the loader half a minute). */
 SEC("tracepoint")
-int handle_file_call_exit(struct trace_event_raw_sys_exit *ctx)
+int handle_file_call_exit(void *ctx)
 {
-	exit_call(ctx->ret);
+	exit_call();
 	return 0;
 }
 
@@ -693,98 +652,116 @@ struct {
 	.values = {[0] = (void *)&handle_file_call_exit},
 };
 
-#define EXIT_SHIM(sys)                                                        \
-	SEC("tp/syscalls/sys_exit_" #sys)                                     \
-	int handle_##sys##_exit(struct trace_event_raw_sys_exit *ctx)         \
-	{                                                                     \
-		bpf_tail_call(ctx, &file_call_exit, 0);                       \
-		return 0;                                                     \
-	}
-#define ENTER(sys) \
-	SEC("tp/syscalls/sys_enter_" #sys) int handle_##sys##_enter(struct trace_event_raw_sys_enter *ctx)
+static __always_inline void report_call(void *ctx, struct file_call *call)
+{
+	__u32 zero = 0;
 
-/* open */
-ENTER(open) { enter_open(VJ_FSYS_OPEN, VJ_AT_FDCWD, ARG(0), ARG(1), ARG(2)); return 0; }
-EXIT_SHIM(open)
-ENTER(openat) { enter_open(VJ_FSYS_OPENAT, ARG(0), ARG(1), ARG(2), ARG(3)); return 0; }
-EXIT_SHIM(openat)
-ENTER(creat) { enter_open(VJ_FSYS_CREAT, VJ_AT_FDCWD, ARG(0), VJ_O_CREAT | VJ_O_TRUNC | 1, ARG(1)); return 0; }
-EXIT_SHIM(creat)
-ENTER(openat2)
+	if (bpf_map_update_elem(&current_call, &zero, call, BPF_ANY) == 0)
+		bpf_tail_call(ctx, &file_call_exit, 0);
+}
+
+/* Opens: which operations are candidates depends on the flags. */
+#define OPEN_SHIM(sys, SYSCALL, dirfd_expr, name_expr, flags_expr, mode_expr)                      \
+	SEC("tp/syscalls/sys_exit_" #sys)                                                          \
+	int handle_##sys##_exit(struct trace_event_raw_sys_exit *ctx)                              \
+	{                                                                                          \
+		SYSCALL_REGS();                                                                    \
+		__u32 flags = (flags_expr);                                                        \
+		struct file_call call;                                                             \
+                                                                                                   \
+		/* O_PATH opens neither read nor write: they only name a file. */                  \
+		if ((flags & VJ_O_PATH) || !op_watched(open_candidate_ops(flags)))                 \
+			return 0;                                                                  \
+		call = (struct file_call){.ret = ctx->ret, .dirfd = (dirfd_expr), .name = (name_expr), \
+					  .open_flags = flags, .mode = (mode_expr), .syscall = SYSCALL};   \
+		report_call(ctx, &call);                                                           \
+		return 0;                                                                          \
+	}
+
+OPEN_SHIM(open, VJ_FSYS_OPEN, VJ_AT_FDCWD, ARG(1), ARG(2), ARG(3))
+OPEN_SHIM(openat, VJ_FSYS_OPENAT, ARG(1), ARG(2), ARG(3), ARG(4))
+OPEN_SHIM(creat, VJ_FSYS_CREAT, VJ_AT_FDCWD, ARG(1), VJ_O_CREAT | VJ_O_TRUNC | 1, ARG(2))
+
+static __always_inline __u64 openat2_how(struct pt_regs *regs, bool mode)
 {
 	struct open_how how = {};
 
-	bpf_probe_read_user(&how, sizeof(how), (void *)ARG(2));
-	enter_open(VJ_FSYS_OPENAT2, ARG(0), ARG(1), how.flags, how.mode);
-	return 0;
+	bpf_probe_read_user(&how, sizeof(how), (void *)ARG(3));
+	return mode ? how.mode : how.flags;
 }
-EXIT_SHIM(openat2)
+OPEN_SHIM(openat2, VJ_FSYS_OPENAT2, ARG(1), ARG(2), openat2_how(regs, false), openat2_how(regs, true))
 
 /* writes of tracked files */
-#define WRITE_SHIMS(sys)                                                        \
-	ENTER(sys) { enter_write(ARG(0)); return 0; }                           \
-	SEC("tp/syscalls/sys_exit_" #sys)                                       \
-	int handle_##sys##_exit(struct trace_event_raw_sys_exit *ctx)           \
-	{                                                                       \
-		exit_write(ctx->ret);                                           \
-		return 0;                                                       \
+#define WRITE_SHIM(sys)                                                 \
+	SEC("tp/syscalls/sys_exit_" #sys)                               \
+	int handle_##sys##_exit(struct trace_event_raw_sys_exit *ctx)   \
+	{                                                               \
+		SYSCALL_REGS();                                         \
+                                                                        \
+		exit_write(ARG(1), ctx->ret);                           \
+		return 0;                                               \
 	}
-WRITE_SHIMS(write)
-WRITE_SHIMS(pwrite64)
-WRITE_SHIMS(writev)
-WRITE_SHIMS(pwritev)
-WRITE_SHIMS(pwritev2)
+WRITE_SHIM(write)
+WRITE_SHIM(pwrite64)
+WRITE_SHIM(writev)
+WRITE_SHIM(pwritev)
+WRITE_SHIM(pwritev2)
 
-/* Calls by name or fd: the fields of struct file_call each one fills. Names are relative to the cwd
- * unless a dirfd is given. */
+/* Calls by name or fd: the fields of struct file_call each one fills, read only once the operation
+ * is known to be wanted. Names are relative to the cwd unless a dirfd is given. */
 #define CWD VJ_AT_FDCWD
-#define NAMED(sys, op, syscall, ...)                                            \
-	ENTER(sys)                                                              \
-	{                                                                       \
-		struct file_call call = {__VA_ARGS__};                          \
-		enter_op(op, syscall, &call);                                   \
-		return 0;                                                       \
-	}                                                                       \
-	EXIT_SHIM(sys)
+#define CALL_SHIM(sys, OP, SYSCALL, ...)                                                   \
+	SEC("tp/syscalls/sys_exit_" #sys)                                                  \
+	int handle_##sys##_exit(struct trace_event_raw_sys_exit *ctx)                      \
+	{                                                                                  \
+		SYSCALL_REGS();                                                            \
+		struct file_call call;                                                     \
+                                                                                           \
+		if (!op_watched(OP_BIT(OP)))                                               \
+			return 0;                                                          \
+		call = (struct file_call){.ret = ctx->ret, .op = OP, .syscall = SYSCALL, __VA_ARGS__}; \
+		report_call(ctx, &call);                                                   \
+		return 0;                                                                  \
+	}
 
-NAMED(truncate, VJ_FILE_TRUNCATE, VJ_FSYS_TRUNCATE, .dirfd = CWD, .name = ARG(0))
-NAMED(ftruncate, VJ_FILE_TRUNCATE, VJ_FSYS_FTRUNCATE, .fd = ARG(0))
-NAMED(unlink, VJ_FILE_DELETE, VJ_FSYS_UNLINK, .dirfd = CWD, .name = ARG(0))
-NAMED(unlinkat, VJ_FILE_DELETE, VJ_FSYS_UNLINKAT, .dirfd = ARG(0), .name = ARG(1), .at_flags = ARG(2))
-NAMED(rmdir, VJ_FILE_DELETE, VJ_FSYS_RMDIR, .dirfd = CWD, .name = ARG(0))
-NAMED(rename, VJ_FILE_RENAME, VJ_FSYS_RENAME, .dirfd = CWD, .name = ARG(0), .dirfd2 = CWD, .name2 = ARG(1))
-NAMED(renameat, VJ_FILE_RENAME, VJ_FSYS_RENAMEAT, .dirfd = ARG(0), .name = ARG(1), .dirfd2 = ARG(2),
-      .name2 = ARG(3))
-NAMED(renameat2, VJ_FILE_RENAME, VJ_FSYS_RENAMEAT2, .dirfd = ARG(0), .name = ARG(1), .dirfd2 = ARG(2),
-      .name2 = ARG(3), .at_flags = ARG(4))
-NAMED(link, VJ_FILE_LINK, VJ_FSYS_LINK, .dirfd = CWD, .name = ARG(0), .dirfd2 = CWD, .name2 = ARG(1))
-NAMED(linkat, VJ_FILE_LINK, VJ_FSYS_LINKAT, .dirfd = ARG(0), .name = ARG(1), .dirfd2 = ARG(2), .name2 = ARG(3),
-      .at_flags = ARG(4))
-NAMED(symlink, VJ_FILE_SYMLINK, VJ_FSYS_SYMLINK, .extra = ARG(0), .dirfd = CWD, .name = ARG(1))
-NAMED(symlinkat, VJ_FILE_SYMLINK, VJ_FSYS_SYMLINKAT, .extra = ARG(0), .dirfd = ARG(1), .name = ARG(2))
-NAMED(mkdir, VJ_FILE_MKDIR, VJ_FSYS_MKDIR, .dirfd = CWD, .name = ARG(0), .mode = ARG(1))
-NAMED(mkdirat, VJ_FILE_MKDIR, VJ_FSYS_MKDIRAT, .dirfd = ARG(0), .name = ARG(1), .mode = ARG(2))
-NAMED(chmod, VJ_FILE_CHMOD, VJ_FSYS_CHMOD, .dirfd = CWD, .name = ARG(0), .mode = ARG(1))
-NAMED(fchmod, VJ_FILE_CHMOD, VJ_FSYS_FCHMOD, .fd = ARG(0), .mode = ARG(1))
-NAMED(fchmodat, VJ_FILE_CHMOD, VJ_FSYS_FCHMODAT, .dirfd = ARG(0), .name = ARG(1), .mode = ARG(2))
-NAMED(fchmodat2, VJ_FILE_CHMOD, VJ_FSYS_FCHMODAT2, .dirfd = ARG(0), .name = ARG(1), .mode = ARG(2),
-      .at_flags = ARG(3))
-NAMED(chown, VJ_FILE_CHOWN, VJ_FSYS_CHOWN, .dirfd = CWD, .name = ARG(0), .uid = ARG(1), .gid = ARG(2))
-NAMED(lchown, VJ_FILE_CHOWN, VJ_FSYS_LCHOWN, .dirfd = CWD, .name = ARG(0), .uid = ARG(1), .gid = ARG(2))
-NAMED(fchown, VJ_FILE_CHOWN, VJ_FSYS_FCHOWN, .fd = ARG(0), .uid = ARG(1), .gid = ARG(2))
-NAMED(fchownat, VJ_FILE_CHOWN, VJ_FSYS_FCHOWNAT, .dirfd = ARG(0), .name = ARG(1), .uid = ARG(2),
-      .gid = ARG(3), .at_flags = ARG(4))
-NAMED(setxattr, VJ_FILE_SETXATTR, VJ_FSYS_SETXATTR, .dirfd = CWD, .name = ARG(0), .extra = ARG(1),
-      .at_flags = ARG(4))
-NAMED(lsetxattr, VJ_FILE_SETXATTR, VJ_FSYS_LSETXATTR, .dirfd = CWD, .name = ARG(0), .extra = ARG(1),
-      .at_flags = ARG(4))
-NAMED(fsetxattr, VJ_FILE_SETXATTR, VJ_FSYS_FSETXATTR, .fd = ARG(0), .extra = ARG(1), .at_flags = ARG(4))
-NAMED(setxattrat, VJ_FILE_SETXATTR, VJ_FSYS_SETXATTRAT, .dirfd = ARG(0), .name = ARG(1), .at_flags = ARG(2),
-      .extra = ARG(3))
-NAMED(removexattr, VJ_FILE_REMOVEXATTR, VJ_FSYS_REMOVEXATTR, .dirfd = CWD, .name = ARG(0), .extra = ARG(1))
-NAMED(lremovexattr, VJ_FILE_REMOVEXATTR, VJ_FSYS_LREMOVEXATTR, .dirfd = CWD, .name = ARG(0), .extra = ARG(1))
-NAMED(fremovexattr, VJ_FILE_REMOVEXATTR, VJ_FSYS_FREMOVEXATTR, .fd = ARG(0), .extra = ARG(1))
-NAMED(removexattrat, VJ_FILE_REMOVEXATTR, VJ_FSYS_REMOVEXATTRAT, .dirfd = ARG(0), .name = ARG(1),
-      .at_flags = ARG(2), .extra = ARG(3))
+CALL_SHIM(truncate, VJ_FILE_TRUNCATE, VJ_FSYS_TRUNCATE, .dirfd = CWD, .name = ARG(1))
+CALL_SHIM(ftruncate, VJ_FILE_TRUNCATE, VJ_FSYS_FTRUNCATE, .fd = ARG(1))
+CALL_SHIM(unlink, VJ_FILE_DELETE, VJ_FSYS_UNLINK, .dirfd = CWD, .name = ARG(1))
+CALL_SHIM(unlinkat, VJ_FILE_DELETE, VJ_FSYS_UNLINKAT, .dirfd = ARG(1), .name = ARG(2), .at_flags = ARG(3))
+CALL_SHIM(rmdir, VJ_FILE_DELETE, VJ_FSYS_RMDIR, .dirfd = CWD, .name = ARG(1))
+CALL_SHIM(rename, VJ_FILE_RENAME, VJ_FSYS_RENAME, .dirfd = CWD, .name = ARG(1), .dirfd2 = CWD, .name2 = ARG(2))
+CALL_SHIM(renameat, VJ_FILE_RENAME, VJ_FSYS_RENAMEAT, .dirfd = ARG(1), .name = ARG(2), .dirfd2 = ARG(3),
+	  .name2 = ARG(4))
+CALL_SHIM(renameat2, VJ_FILE_RENAME, VJ_FSYS_RENAMEAT2, .dirfd = ARG(1), .name = ARG(2), .dirfd2 = ARG(3),
+	  .name2 = ARG(4), .at_flags = ARG(5))
+CALL_SHIM(link, VJ_FILE_LINK, VJ_FSYS_LINK, .dirfd = CWD, .name = ARG(1), .dirfd2 = CWD, .name2 = ARG(2))
+CALL_SHIM(linkat, VJ_FILE_LINK, VJ_FSYS_LINKAT, .dirfd = ARG(1), .name = ARG(2), .dirfd2 = ARG(3),
+	  .name2 = ARG(4), .at_flags = ARG(5))
+CALL_SHIM(symlink, VJ_FILE_SYMLINK, VJ_FSYS_SYMLINK, .extra = ARG(1), .dirfd = CWD, .name = ARG(2))
+CALL_SHIM(symlinkat, VJ_FILE_SYMLINK, VJ_FSYS_SYMLINKAT, .extra = ARG(1), .dirfd = ARG(2), .name = ARG(3))
+CALL_SHIM(mkdir, VJ_FILE_MKDIR, VJ_FSYS_MKDIR, .dirfd = CWD, .name = ARG(1), .mode = ARG(2))
+CALL_SHIM(mkdirat, VJ_FILE_MKDIR, VJ_FSYS_MKDIRAT, .dirfd = ARG(1), .name = ARG(2), .mode = ARG(3))
+CALL_SHIM(chmod, VJ_FILE_CHMOD, VJ_FSYS_CHMOD, .dirfd = CWD, .name = ARG(1), .mode = ARG(2))
+CALL_SHIM(fchmod, VJ_FILE_CHMOD, VJ_FSYS_FCHMOD, .fd = ARG(1), .mode = ARG(2))
+CALL_SHIM(fchmodat, VJ_FILE_CHMOD, VJ_FSYS_FCHMODAT, .dirfd = ARG(1), .name = ARG(2), .mode = ARG(3))
+CALL_SHIM(fchmodat2, VJ_FILE_CHMOD, VJ_FSYS_FCHMODAT2, .dirfd = ARG(1), .name = ARG(2), .mode = ARG(3),
+	  .at_flags = ARG(4))
+CALL_SHIM(chown, VJ_FILE_CHOWN, VJ_FSYS_CHOWN, .dirfd = CWD, .name = ARG(1), .uid = ARG(2), .gid = ARG(3))
+CALL_SHIM(lchown, VJ_FILE_CHOWN, VJ_FSYS_LCHOWN, .dirfd = CWD, .name = ARG(1), .uid = ARG(2), .gid = ARG(3))
+CALL_SHIM(fchown, VJ_FILE_CHOWN, VJ_FSYS_FCHOWN, .fd = ARG(1), .uid = ARG(2), .gid = ARG(3))
+CALL_SHIM(fchownat, VJ_FILE_CHOWN, VJ_FSYS_FCHOWNAT, .dirfd = ARG(1), .name = ARG(2), .uid = ARG(3),
+	  .gid = ARG(4), .at_flags = ARG(5))
+CALL_SHIM(setxattr, VJ_FILE_SETXATTR, VJ_FSYS_SETXATTR, .dirfd = CWD, .name = ARG(1), .extra = ARG(2),
+	  .at_flags = ARG(5))
+CALL_SHIM(lsetxattr, VJ_FILE_SETXATTR, VJ_FSYS_LSETXATTR, .dirfd = CWD, .name = ARG(1), .extra = ARG(2),
+	  .at_flags = ARG(5))
+CALL_SHIM(fsetxattr, VJ_FILE_SETXATTR, VJ_FSYS_FSETXATTR, .fd = ARG(1), .extra = ARG(2), .at_flags = ARG(5))
+CALL_SHIM(setxattrat, VJ_FILE_SETXATTR, VJ_FSYS_SETXATTRAT, .dirfd = ARG(1), .name = ARG(2), .at_flags = ARG(3),
+	  .extra = ARG(4))
+CALL_SHIM(removexattr, VJ_FILE_REMOVEXATTR, VJ_FSYS_REMOVEXATTR, .dirfd = CWD, .name = ARG(1), .extra = ARG(2))
+CALL_SHIM(lremovexattr, VJ_FILE_REMOVEXATTR, VJ_FSYS_LREMOVEXATTR, .dirfd = CWD, .name = ARG(1), .extra = ARG(2))
+CALL_SHIM(fremovexattr, VJ_FILE_REMOVEXATTR, VJ_FSYS_FREMOVEXATTR, .fd = ARG(1), .extra = ARG(2))
+CALL_SHIM(removexattrat, VJ_FILE_REMOVEXATTR, VJ_FSYS_REMOVEXATTRAT, .dirfd = ARG(1), .name = ARG(2),
+	  .at_flags = ARG(3), .extra = ARG(4))
 
 char LICENSE[] SEC("license") = "GPL";

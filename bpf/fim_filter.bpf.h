@@ -137,25 +137,35 @@ struct fim_near {
 };
 
 /* The walk's state, in bpf_loop's context: an inline loop of this many steps, inlined at every call
- * site, is more than the verifier's instruction budget. Pointers are kernel addresses, read only. */
+ * site, is more than the verifier's instruction budget. Pointers are kernel addresses, read only.
+ * Every dentry of one mount is on that mount's superblock, so its dev and root are read once per
+ * mount, not per step. */
 struct fim_walk {
 	struct dentry *dentry;
 	struct mount *mnt;
+	struct dentry *mnt_root;
+	__u32 dev;
 	__u32 want;
 	__u32 ops;
 	struct fim_near near;
 };
 
+static __always_inline void fim_walk_enter_mount(struct fim_walk *walk, struct mount *mnt)
+{
+	walk->mnt = mnt;
+	walk->mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+	walk->dev = BPF_CORE_READ(mnt, mnt.mnt_sb, s_dev);
+}
+
 static long fim_walk_step(__u64 step, struct fim_walk *walk)
 {
+	/* Locals, not walk->...: CO-RE would try to relocate the access to this (non-kernel) struct. */
 	struct dentry *dentry = walk->dentry;
 	struct mount *mnt = walk->mnt;
-	struct vj_fim_inode_key key;
-	struct vj_fim_dir *dir;
+	struct vj_fim_inode_key key = {.dev = walk->dev, .ino = BPF_CORE_READ(dentry, d_inode, i_ino)};
+	struct vj_fim_dir *dir = bpf_map_lookup_elem(&fim_dirs, &key);
 	struct dentry *parent;
 
-	fim_inode_key(dentry, &key);
-	dir = bpf_map_lookup_elem(&fim_dirs, &key);
 	if (dir) {
 		walk->ops |= dir->subtree_ops;
 		if (step == 0) {
@@ -168,13 +178,13 @@ static long fim_walk_step(__u64 step, struct fim_walk *walk)
 	/* The nearest two inodes are always seen: named children are checked by the caller. */
 	if ((walk->ops & walk->want) && step >= 1)
 		return 1;
-	if (dentry == BPF_CORE_READ(mnt, mnt.mnt_root)) {
+	if (dentry == walk->mnt_root) {
 		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
 
 		if (mnt_parent == mnt)
 			return 1;
 		walk->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-		walk->mnt = mnt_parent;
+		fim_walk_enter_mount(walk, mnt_parent);
 		return 0;
 	}
 	parent = BPF_CORE_READ(dentry, d_parent);
@@ -192,14 +202,12 @@ static long fim_walk_step(__u64 step, struct fim_walk *walk)
 static __always_inline __u32 fim_subtree_ops(struct dentry *dentry, struct vfsmount *vfsmnt, __u32 want,
 					     struct fim_near *near)
 {
-	struct fim_walk walk = {
-		.dentry = dentry,
-		.mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt),
-		.want = want,
-	};
+	struct fim_walk walk = {.dentry = dentry, .want = want};
 
-	if (dentry && vfsmnt)
+	if (dentry && vfsmnt) {
+		fim_walk_enter_mount(&walk, (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
 		bpf_loop(VJ_PATH_MAX_DEPTH + VJ_PATH_MAX_MOUNT_HOPS + 1, fim_walk_step, &walk, 0);
+	}
 	*near = walk.near;
 	return walk.ops;
 }
@@ -266,14 +274,43 @@ static long fim_scan_step(__u64 i, struct fim_scan *scan)
 	return 0;
 }
 
-static __always_inline void fim_scan_name(__u32 off, __u64 len, struct fim_scan *scan)
+/* The string kfuncs of Linux 6.17+ scan in native code; older kernels take the bpf_loop scan. */
+extern int bpf_strnstr(const char *s1__ign, const char *s2__ign, size_t len) __ksym __weak;
+extern int bpf_strnchr(const char *s__ign, size_t count, char c) __ksym __weak;
+
+static __always_inline __u8 fim_name_byte(const __u8 *name, __u64 index)
+{
+	return name[index & (VJ_FILE_NAME_MAX - 1)];
+}
+
+static __always_inline bool fim_scan_name_native(const __u8 *name, __u64 len, struct fim_scan *scan)
+{
+	bool dot_start, dot_end;
+
+	if (!bpf_strnstr || !bpf_strnchr)
+		return false;
+	scan->slash = len > 1 && bpf_strnchr((const char *)name + 1, len - 1, '/') >= 0;
+	/* "." or ".." as the first or the last component, or anywhere between two slashes. */
+	dot_start = name[0] == '.' &&
+		    (len == 1 || name[1] == '/' || (name[1] == '.' && (len == 2 || name[2] == '/')));
+	dot_end = len >= 2 && fim_name_byte(name, len - 1) == '.' &&
+		  (fim_name_byte(name, len - 2) == '/' ||
+		   (len >= 3 && fim_name_byte(name, len - 2) == '.' && fim_name_byte(name, len - 3) == '/'));
+	scan->normalising = dot_start || dot_end || bpf_strnstr((const char *)name, "//", len) >= 0 ||
+			    bpf_strnstr((const char *)name, "/./", len) >= 0 ||
+			    bpf_strnstr((const char *)name, "/../", len) >= 0;
+	return true;
+}
+
+static __always_inline void fim_scan_name(const __u8 *name, __u32 off, __u64 len, struct fim_scan *scan)
 {
 	scan->off = off;
 	scan->len = len;
 	scan->prev = '/';
 	scan->slash = false;
 	scan->normalising = false;
-	bpf_loop(VJ_FILE_NAME_MAX, fim_scan_step, scan, 0);
+	if (!fim_scan_name_native(name, len, scan))
+		bpf_loop(VJ_FILE_NAME_MAX, fim_scan_step, scan, 0);
 }
 
 /* Ops wanted for an absolute name, compared with the literal prefixes as a string. */
@@ -307,7 +344,7 @@ static __always_inline __u32 fim_name_ops(struct dentry *base, struct vfsmount *
 
 	if (len == 0) /* AT_EMPTY_PATH: the base itself */
 		return fim_dentry_ops(base, base_mnt, want);
-	fim_scan_name(name_off, len, &scan);
+	fim_scan_name(name, name_off, len, &scan);
 	if (scan.normalising)
 		return want;
 	if (absolute && in_host_root)
