@@ -32,7 +32,7 @@ _Static_assert(sizeof(struct vj_socket_record) + 2 * VJ_UNIX_PATH_MAX <= VJ_SCRA
 #define VJ_DNS_HEADER_BYTES 12
 #define VJ_EISCONN 106
 #define VJ_EALREADY 114
-/* Messages of one sendmmsg looked at; glibc's resolver sends two at once (A and AAAA). */
+/* Messages of one sendmmsg or recvmmsg looked at; glibc's resolver sends two at once (A and AAAA). */
 #define VJ_MMSG_MAX 4
 
 /* Set by the loader before load. */
@@ -118,8 +118,8 @@ struct sock_seen {
 	__u32 pad;
 };
 
-/* Keyed by sock address. LRU: a socket closed by exit, exec or dup2 never reaches sys_enter_close, and
- * its entry ages out. */
+/* Keyed by sock address. LRU: a socket closed in a way net_close.bpf.h does not see (see there) keeps its
+ * entry until it ages out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 32768);
@@ -276,15 +276,24 @@ static __always_inline bool sock_wanted(const struct vj_socket_record *rec, bool
 	return rec->family == VJ_AF_UNIX || inet_wanted(&rec->local, &rec->remote, has_remote);
 }
 
-static __always_inline void sock_emit(struct vj_socket_record *rec, __u16 status, long error)
+/* The record's size, bounded for the verifier even when read back from map memory. */
+static __always_inline __u64 sock_record_size(const struct vj_socket_record *rec)
 {
-	__u64 size = sizeof(*rec) + end_path_len(&rec->local) + end_path_len(&rec->remote);
+	return sizeof(*rec) + end_path_len(&rec->local) + end_path_len(&rec->remote);
+}
 
+static __always_inline void sock_finish(struct vj_socket_record *rec, __u16 status, long error)
+{
 	rec->status = status;
 	rec->error = (__s32)error;
 	rec->hdr.kind = VJ_REC_SOCKET;
-	rec->hdr.size = size;
-	vj_output(rec, size, VJ_REC_SOCKET);
+	rec->hdr.size = sock_record_size(rec);
+}
+
+static __always_inline void sock_emit(struct vj_socket_record *rec, __u16 status, long error)
+{
+	sock_finish(rec, status, error);
+	vj_output(rec, sock_record_size(rec), VJ_REC_SOCKET);
 }
 
 /* ---- bind, listen ---- */
@@ -643,39 +652,60 @@ static __always_inline void tcp_bytes(struct sock *sk, __u32 ops, struct vj_sock
 	rec->hdr.flags |= VJ_F_SOCK_BYTES;
 }
 
-/* At entry, because at exit the fd no longer names the socket. Closes of anything but a socket we
- * reported stop after a few reads. */
+/* Builds, in the scratch slot, the close record of a socket we reported: its lifetime and TCP byte
+ * counts. NULL for any other socket, after one map lookup. */
+static __always_inline struct vj_socket_record *close_record(const struct vj_sock_info *info, int fd,
+							      __u16 syscall)
+{
+	struct vj_socket_record *rec;
+	struct sock_seen *seen;
+	__u64 key = (__u64)info->sk;
+	__u64 since;
+	__u32 ops;
+
+	seen = bpf_map_lookup_elem(&socks, &key);
+	if (!seen || seen->ino != info->ino)
+		return NULL;
+	since = seen->since_ns;
+	ops = seen->ops;
+	rec = sock_record(info, VJ_SOCK_CLOSE, syscall, fd);
+	if (!rec)
+		return NULL;
+	rec->duration_ns = rec->task.ktime_ns - since;
+	/* A listener moves no data of its own. */
+	if (is_inet(info->family) && info->protocol == VJ_IPPROTO_TCP &&
+	    (ops & ((1u << VJ_SOCK_CONNECT) | (1u << VJ_SOCK_ACCEPT))))
+		tcp_bytes(info->sk, ops, rec);
+	return rec;
+}
+
+static __always_inline void forget_sock(__u64 key)
+{
+	bpf_map_delete_elem(&socks, &key);
+	bpf_map_delete_elem(&connects, &key);
+}
+
+/* Reports the close of a socket we reported, and forgets it. */
+static __always_inline void close_sock(const struct vj_sock_info *info, int fd, __u16 syscall)
+{
+	struct vj_socket_record *rec = close_record(info, fd, syscall);
+
+	if (!rec)
+		return;
+	forget_sock((__u64)info->sk);
+	sock_emit(rec, VJ_SOCK_SUCCEEDED, 0);
+}
+
+/* At entry, because at exit the fd no longer names the socket. Closes of anything but a socket stop
+ * after a few reads. */
 SEC("tp/syscalls/sys_enter_close")
 int handle_close_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	int fd = (int)ctx->args[0];
-	struct vj_socket_record *rec;
 	struct vj_sock_info info = {};
-	struct sock_seen *seen;
-	__u64 since;
-	__u32 ops;
-	__u64 key;
 
-	if (!vj_fd_sock(fd, &info))
-		return 0;
-	key = (__u64)info.sk;
-	seen = bpf_map_lookup_elem(&socks, &key);
-	if (!seen || seen->ino != info.ino)
-		return 0;
-	since = seen->since_ns;
-	ops = seen->ops;
-	bpf_map_delete_elem(&socks, &key);
-	bpf_map_delete_elem(&connects, &key);
-
-	rec = sock_record(&info, VJ_SOCK_CLOSE, VJ_SYS_CLOSE, fd);
-	if (!rec)
-		return 0;
-	rec->duration_ns = rec->task.ktime_ns - since;
-	/* A listener moves no data of its own. */
-	if (is_inet(info.family) && info.protocol == VJ_IPPROTO_TCP &&
-	    (ops & ((1u << VJ_SOCK_CONNECT) | (1u << VJ_SOCK_ACCEPT))))
-		tcp_bytes(info.sk, ops, rec);
-	sock_emit(rec, VJ_SOCK_SUCCEEDED, 0);
+	if (vj_fd_sock(fd, &info))
+		close_sock(&info, fd, VJ_SYS_CLOSE);
 	return 0;
 }
 
@@ -738,6 +768,24 @@ struct {
 	__type(value, __u64);
 } udp_flows SEC(".maps");
 
+static __always_inline void flow_key_fill(struct flow_key *key, struct sock *sk, const struct vj_sock_addr *local,
+					  const struct vj_sock_addr *remote)
+{
+	__builtin_memcpy(key->local, local->addr, 16);
+	__builtin_memcpy(key->remote, remote->addr, 16);
+	key->net_ns = vj_sock_netns(sk);
+	key->local_port = local->port;
+	key->remote_port = remote->port;
+}
+
+/* Whether the flow was reported less than udp_dedup_window_ns ago. */
+static __always_inline bool flow_recent(const struct flow_key *key, __u64 now)
+{
+	__u64 *last = bpf_map_lookup_elem(&udp_flows, key);
+
+	return last && now - *last < udp_dedup_window_ns;
+}
+
 /* Reports the first datagram of a flow, and again the first one after udp_dedup_window_ns has passed
  * since the flow was last reported. The flow is looked up before anything else: every datagram of a
  * chatty socket comes through here. */
@@ -748,16 +796,10 @@ static __always_inline void udp_flow(const struct call *call, const struct vj_so
 	struct vj_socket_record *rec;
 	struct flow_key key = {};
 	__u64 now = bpf_ktime_get_boot_ns();
-	__u64 *last;
 
 	vj_inet_ends(info.sk, info.family, &local, &ignored);
-	__builtin_memcpy(key.local, local.addr, 16);
-	__builtin_memcpy(key.remote, remote->addr, 16);
-	key.net_ns = vj_sock_netns(info.sk);
-	key.local_port = local.port;
-	key.remote_port = remote->port;
-	last = bpf_map_lookup_elem(&udp_flows, &key);
-	if (last && now - *last < udp_dedup_window_ns)
+	flow_key_fill(&key, info.sk, &local, remote);
+	if (flow_recent(&key, now))
 		return;
 	bpf_map_update_elem(&udp_flows, &key, &now, BPF_ANY);
 	rec = sock_record(&info, VJ_SOCK_UDP_FLOW, syscall, call->fd);
@@ -929,26 +971,29 @@ int handle_sendmmsg_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* sendmmsg returns how many messages went out and stores each one's size in its msg_len. */
-SEC("tp/syscalls/sys_exit_sendmmsg")
-int handle_sendmmsg_exit(struct trace_event_raw_sys_exit *ctx)
+/* sendmmsg and recvmmsg return how many messages they moved, and store each one's size in its msg_len. */
+static __always_inline void mmsg_exit(const struct call *call, long count, bool sending, __u16 syscall)
 {
-	struct call call;
-	long sent = ctx->ret;
-
-	if (!take_call(VJ_SYS_SENDMMSG, &call) || sent <= 0)
-		return 0;
-	for (int i = 0; i < VJ_MMSG_MAX && i < sent; i++) {
-		const struct mmsghdr *msgs = (const struct mmsghdr *)call.addr;
+	for (int i = 0; i < VJ_MMSG_MAX && i < count; i++) {
+		const struct mmsghdr *msgs = (const struct mmsghdr *)call->addr;
 		struct vj_sock_addr remote = {};
 		struct payload payload = {};
 		__u32 moved = 0;
 
 		if (bpf_probe_read_user(&moved, sizeof(moved), &msgs[i].msg_len))
 			break;
-		if (read_msghdr(&call, (__u64)&msgs[i].msg_hdr, moved, &remote, &payload))
-			on_message(&call, &remote, &payload, true, VJ_SYS_SENDMMSG);
+		if (read_msghdr(call, (__u64)&msgs[i].msg_hdr, moved, &remote, &payload))
+			on_message(call, &remote, &payload, sending, syscall);
 	}
+}
+
+SEC("tp/syscalls/sys_exit_sendmmsg")
+int handle_sendmmsg_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct call call;
+
+	if (take_call(VJ_SYS_SENDMMSG, &call) && ctx->ret > 0)
+		mmsg_exit(&call, ctx->ret, true, VJ_SYS_SENDMMSG);
 	return 0;
 }
 
@@ -1002,5 +1047,27 @@ int handle_recvmsg_exit(struct trace_event_raw_sys_exit *ctx)
 		on_message(&call, &remote, &payload, false, VJ_SYS_RECVMSG);
 	return 0;
 }
+
+SEC("tp/syscalls/sys_enter_recvmmsg")
+int handle_recvmmsg_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	enter_datagram_call((int)ctx->args[0], VJ_SYS_RECVMMSG, false, ctx->args[1], 0, 0, 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_recvmmsg")
+int handle_recvmmsg_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct call call;
+
+	if (take_call(VJ_SYS_RECVMMSG, &call) && ctx->ret > 0)
+		mmsg_exit(&call, ctx->ret, false, VJ_SYS_RECVMMSG);
+	return 0;
+}
+
+/* read/write and their vector forms on sockets, and sockets closed without close(2) (exit, exec, dup2):
+ * each in its own header, built on the maps and helpers above. */
+#include "net_rw.bpf.h"
+#include "net_close.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -176,6 +176,16 @@ enum vj_net_syscall {
 	VJ_SYS_SENDMMSG = 9,
 	VJ_SYS_RECVFROM = 10,
 	VJ_SYS_RECVMSG = 11,
+	VJ_SYS_WRITE = 12,
+	VJ_SYS_WRITEV = 13,
+	VJ_SYS_READ = 14,
+	VJ_SYS_READV = 15,
+	VJ_SYS_RECVMMSG = 16,
+	VJ_SYS_EXIT = 17, /* close: the process exited holding the socket's last reference */
+	VJ_SYS_EXECVE = 18, /* close: the fd was close-on-exec */
+	VJ_SYS_EXECVEAT = 19,
+	VJ_SYS_DUP2 = 20, /* close: another fd was duplicated onto it */
+	VJ_SYS_DUP3 = 21,
 };
 
 /* One end of a socket. Unix sockets carry their sun_path bytes as a data section instead of an address. */

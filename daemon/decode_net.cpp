@@ -49,6 +49,16 @@ std::string syscall_name(uint16_t syscall) {
     case VJ_SYS_SENDMMSG: return "sendmmsg";
     case VJ_SYS_RECVFROM: return "recvfrom";
     case VJ_SYS_RECVMSG: return "recvmsg";
+    case VJ_SYS_WRITE: return "write";
+    case VJ_SYS_WRITEV: return "writev";
+    case VJ_SYS_READ: return "read";
+    case VJ_SYS_READV: return "readv";
+    case VJ_SYS_RECVMMSG: return "recvmmsg";
+    case VJ_SYS_EXIT: return "exit";
+    case VJ_SYS_EXECVE: return "execve";
+    case VJ_SYS_EXECVEAT: return "execveat";
+    case VJ_SYS_DUP2: return "dup2";
+    case VJ_SYS_DUP3: return "dup3";
     default: return "";
   }
 }

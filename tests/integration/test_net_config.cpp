@@ -41,12 +41,24 @@ TEST_CASE("net config: every network probe is loaded and attached to its syscall
        "tp/syscalls/sys_exit_accept4"},
       {"connect", "tp/syscalls/sys_enter_connect, tp/syscalls/sys_exit_connect, raw_tp/inet_sock_set_state"},
       {"close", "tp/syscalls/sys_enter_close"},
+      {"close_at_exit", "tp/sched/sched_process_exit"},
+      {"close_at_exec",
+       "tp/syscalls/sys_enter_execve, tp/syscalls/sys_exit_execve, tp/syscalls/sys_enter_execveat, "
+       "tp/syscalls/sys_exit_execveat"},
+      {"close_at_dup",
+       "tp/syscalls/sys_enter_dup2, tp/syscalls/sys_exit_dup2, tp/syscalls/sys_enter_dup3, tp/syscalls/sys_exit_dup3"},
       {"send",
        "tp/syscalls/sys_enter_sendto, tp/syscalls/sys_exit_sendto, tp/syscalls/sys_enter_sendmsg, "
        "tp/syscalls/sys_exit_sendmsg, tp/syscalls/sys_enter_sendmmsg, tp/syscalls/sys_exit_sendmmsg"},
       {"recv",
        "tp/syscalls/sys_enter_recvfrom, tp/syscalls/sys_exit_recvfrom, tp/syscalls/sys_enter_recvmsg, "
-       "tp/syscalls/sys_exit_recvmsg"},
+       "tp/syscalls/sys_exit_recvmsg, tp/syscalls/sys_enter_recvmmsg, tp/syscalls/sys_exit_recvmmsg"},
+      {"write",
+       "tp/syscalls/sys_exit_write, tp/syscalls/sys_enter_write, tp/syscalls/sys_exit_writev, "
+       "tp/syscalls/sys_enter_writev"},
+      {"read",
+       "tp/syscalls/sys_exit_read, tp/syscalls/sys_enter_read, tp/syscalls/sys_exit_readv, "
+       "tp/syscalls/sys_enter_readv"},
   };
   const StatusResponse status = daemon.status();
   INFO("status: " << vt::to_json(status));
@@ -109,12 +121,15 @@ TEST_CASE("net config: an operation turned off disables its probe alone") {
   vt::Daemon daemon("network:\n  connect: false\n  dns: false\n");
   vt::EventStream stream(daemon, helper_events());
   const auto probes = net_probes(daemon.status());
-  REQUIRE(probes.size() == 7);
-  CHECK(probes.at("connect").state() == PROBE_STATE_DISABLED);
-  CHECK(probes.at("recv").state() == PROBE_STATE_DISABLED);
-  for (const char* name : {"bind", "listen", "accept", "close", "send"}) {
+  REQUIRE(probes.size() == 12);
+  for (const char* name : {"connect", "recv", "read"}) {
     INFO("probe net/" << name);
-    CHECK(probes.at(name).state() == PROBE_STATE_LOADED);  // send stays for UDP flows
+    CHECK(probes.at(name).state() == PROBE_STATE_DISABLED);
+  }
+  for (const char* name :
+       {"bind", "listen", "accept", "close", "close_at_exit", "close_at_exec", "close_at_dup", "send", "write"}) {
+    INFO("probe net/" << name);
+    CHECK(probes.at(name).state() == PROBE_STATE_LOADED);  // send and write stay for UDP flows
   }
 
   const vt::RunResult run = vt::run({vt::helper_path(), "tcp-session", "127.0.0.1", "10", "10"});

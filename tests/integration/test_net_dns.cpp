@@ -91,9 +91,14 @@ struct Answer {
   std::string data;
 };
 
-// The fields of a query and its response that the lookup decides.
+const std::vector<Answer> kHostA{{"host.vajra.test", "A", "10.1.2.3"}};
+const std::vector<Answer> kHostAaaa{{"host.vajra.test", "AAAA", "fd00::3"}};
+
+// The fields of a query and its response that the lookup decides, and how it went: "udp" or "tcp", and
+// the syscall that moved it.
 void check_dns(const Event& e, bool response, const std::string& name, const std::string& type,
-               const std::string& server, uint32_t local_port, const std::vector<Answer>& answers) {
+               const std::string& server, uint32_t local_port, const std::vector<Answer>& answers,
+               const std::string& transport, const std::string& syscall) {
   INFO("dns event: " << vt::to_json(e));
   REQUIRE(e.body_case() == Event::kDns);
   const DnsEvent& d = e.dns();
@@ -105,7 +110,7 @@ void check_dns(const Event& e, bool response, const std::string& name, const std
   CHECK(d.rcode() == 0);
   CHECK(d.rcode_name() == "NOERROR");
   CHECK_FALSE(d.truncated());
-  CHECK(d.transport() == "udp");
+  CHECK(d.transport() == transport);
   CHECK(d.server().address() == server);
   CHECK(d.server().port() == 53);
   CHECK(d.local().address() == "127.0.0.1");
@@ -115,8 +120,7 @@ void check_dns(const Event& e, bool response, const std::string& name, const std
   CHECK(d.message_bytes() > 12);
   CHECK_FALSE(d.payload_truncated());
   CHECK(d.malformed() == "");
-  // glibc's resolver connects its UDP socket, sends with send() and reads with recvfrom().
-  CHECK(d.syscall() == (response ? "recvfrom" : "sendto"));
+  CHECK(d.syscall() == syscall);
   REQUIRE(d.answers_size() == static_cast<int>(answers.size()));
   for (size_t i = 0; i < answers.size(); ++i) {
     INFO("answer " << i);
@@ -164,8 +168,10 @@ TEST_CASE("net dns: a lookup answered by dnsmasq gives the query and its answers
     const uint32_t local_port = connect.socket().local().port();
     CHECK(local_port != 0);
 
-    check_dns(query, false, "alias.vajra.test", lookup.type, dnsmasq.address(), local_port, {});
-    check_dns(response, true, "alias.vajra.test", lookup.type, dnsmasq.address(), local_port, lookup.answers);
+    // glibc's resolver connects its UDP socket, sends with send() and reads with recvfrom().
+    check_dns(query, false, "alias.vajra.test", lookup.type, dnsmasq.address(), local_port, {}, "udp", "sendto");
+    check_dns(response, true, "alias.vajra.test", lookup.type, dnsmasq.address(), local_port, lookup.answers, "udp",
+              "recvfrom");
     CHECK(query.dns().id() == response.dns().id());
     CHECK(query.dns().socket_inode() == response.dns().socket_inode());
     CHECK(query.dns().socket_inode() == connect.socket().socket_inode());
@@ -290,4 +296,133 @@ TEST_CASE("net dns: vajractl events --kind dns --remote shows the lookup as text
   CHECK(response.find(" dns" + process) != std::string::npos);
   CHECK(response.find(" response name=host.vajra.test type=A rcode=NOERROR answers=10.1.2.3" + server) !=
         std::string::npos);
+}
+
+TEST_CASE("net dns: a lookup written to a connected UDP socket and read back with read, as busybox does") {
+  REQUIRE_KERNEL();
+  Dnsmasq dnsmasq;
+  if (!require_dnsmasq(dnsmasq)) return;
+  vt::Daemon daemon;
+  vt::EventStream stream(daemon, helper_events());
+
+  const std::vector<std::string> argv{vt::helper_path(), "dns-rw-udp", dnsmasq.address(), "host.vajra.test"};
+  const uint64_t boot_before = vt::boot_ns();
+  const vt::RunResult run = vt::run(argv);
+  INFO("helper: " << run.out << run.err << "\ndnsmasq: " << dnsmasq.log());
+  REQUIRE(run.exit_code() == 0);
+  const auto out = vt::key_values(run.out);
+  const auto local_port = static_cast<uint32_t>(vt::number_of(out, "port"));
+  const pid_t pid = run.pid;
+  const Event query = stream.wait_for(dns_of(pid, false), "DNS query written");
+  const Event response = stream.wait_for(dns_of(pid, true), "DNS response read");
+  const Event flow = stream.wait_for(vt::socket_of(pid, SOCKET_OPERATION_UDP_FLOW), "UDP flow to the server");
+  stream.wait_for(vt::socket_of(pid, SOCKET_OPERATION_CLOSE), "close of the socket");
+
+  check_dns(query, false, "host.vajra.test", "A", dnsmasq.address(), local_port, {}, "udp", "write");
+  check_dns(response, true, "host.vajra.test", "A", dnsmasq.address(), local_port, kHostA, "udp", "read");
+  CHECK(query.dns().message_bytes() == vt::number_of(out, "query"));
+  CHECK(response.dns().message_bytes() == vt::number_of(out, "answer"));
+  CHECK(query.dns().socket_inode() == static_cast<uint64_t>(vt::number_of(out, "ino")));
+  CHECK(response.dns().id() == query.dns().id());
+  CHECK(response.dns().matched_query());
+  vt::check_helper_process(query, pid, argv, boot_before);
+  vt::check_helper_process(response, pid, argv, boot_before);
+  CHECK(flow.socket().syscall() == "write");
+  CHECK(flow.socket().remote().address() == dnsmasq.address());
+  CHECK(flow.socket().remote().port() == 53);
+  INFO(stream.summary());
+  CHECK(stream.count(vt::all_of({vt::pid_is(static_cast<uint32_t>(pid)), vt::kind_is(EVENT_KIND_DNS)})) == 2);
+}
+
+TEST_CASE("net dns: glibc's resolver over TCP writes the query with writev and reads the answer with read") {
+  REQUIRE_KERNEL();
+  Dnsmasq dnsmasq;
+  if (!require_dnsmasq(dnsmasq)) return;
+  vt::Daemon daemon;
+  vt::EventStream stream(daemon, helper_events());
+
+  const std::vector<std::string> argv{vt::helper_path(), "dns-query-vc", dnsmasq.address(), "host.vajra.test",
+                                      "AAAA"};
+  const vt::RunResult run = vt::run(argv);
+  INFO("helper: " << run.out << run.err << "\ndnsmasq: " << dnsmasq.log());
+  REQUIRE(run.exit_code() == 0);
+  const pid_t pid = run.pid;
+  const Event query = stream.wait_for(dns_of(pid, false), "DNS query over TCP");
+  const Event response = stream.wait_for(dns_of(pid, true), "DNS response over TCP");
+  const Event connect = stream.wait_for(vt::socket_of(pid, SOCKET_OPERATION_CONNECT), "TCP connect to the server");
+  const uint32_t local_port = connect.socket().local().port();
+
+  check_dns(query, false, "host.vajra.test", "AAAA", dnsmasq.address(), local_port, {}, "tcp", "writev");
+  check_dns(response, true, "host.vajra.test", "AAAA", dnsmasq.address(), local_port, kHostAaaa, "tcp", "read");
+  CHECK(response.dns().id() == query.dns().id());
+  CHECK(response.dns().matched_query());
+  CHECK(query.dns().socket_inode() == connect.socket().socket_inode());
+  // The 2-byte read of the answer's length is no DNS message and makes no event.
+  INFO(stream.summary());
+  CHECK(stream.count(vt::all_of({vt::pid_is(static_cast<uint32_t>(pid)), vt::kind_is(EVENT_KIND_DNS)})) == 2);
+}
+
+TEST_CASE("net dns: two TCP queries in one writev, each answer read with one readv of its length and body") {
+  REQUIRE_KERNEL();
+  Dnsmasq dnsmasq;
+  if (!require_dnsmasq(dnsmasq)) return;
+  vt::Daemon daemon;
+  vt::EventStream stream(daemon, helper_events());
+
+  const vt::RunResult run = vt::run({vt::helper_path(), "dns-rw-tcp", dnsmasq.address(), "host.vajra.test"});
+  INFO("helper: " << run.out << run.err << "\ndnsmasq: " << dnsmasq.log());
+  REQUIRE(run.exit_code() == 0);
+  const auto out = vt::key_values(run.out);
+  const auto local_port = static_cast<uint32_t>(vt::number_of(out, "port"));
+  const pid_t pid = run.pid;
+  const auto queries = stream.wait_count(dns_of(pid, false), 2, "both queries of the writev");
+  const auto responses = stream.wait_count(dns_of(pid, true), 2, "both responses");
+  stream.wait_for(vt::socket_of(pid, SOCKET_OPERATION_CLOSE), "close of the socket");
+  INFO(stream.summary());
+  REQUIRE(queries.size() == 2);
+  REQUIRE(responses.size() == 2);
+
+  check_dns(queries[0], false, "host.vajra.test", "A", dnsmasq.address(), local_port, {}, "tcp", "writev");
+  check_dns(queries[1], false, "host.vajra.test", "AAAA", dnsmasq.address(), local_port, {}, "tcp", "writev");
+  // Each message with its own length prefix.
+  CHECK(queries[0].dns().message_bytes() == 2 + vt::number_of(out, "a"));
+  CHECK(queries[1].dns().message_bytes() == 2 + vt::number_of(out, "aaaa"));
+  // dnsmasq answers in order.
+  check_dns(responses[0], true, "host.vajra.test", "A", dnsmasq.address(), local_port, kHostA, "tcp", "readv");
+  check_dns(responses[1], true, "host.vajra.test", "AAAA", dnsmasq.address(), local_port, kHostAaaa, "tcp", "readv");
+  for (int i = 0; i < 2; ++i) {
+    INFO("response " << i);
+    CHECK(responses[i].dns().id() == queries[i].dns().id());
+    CHECK(responses[i].dns().matched_query());
+  }
+  // The peeks at each answer's length are no DNS messages.
+  CHECK(stream.count(vt::all_of({vt::pid_is(static_cast<uint32_t>(pid)), vt::kind_is(EVENT_KIND_DNS)})) == 4);
+}
+
+TEST_CASE("net dns: answers taken with recvmmsg") {
+  REQUIRE_KERNEL();
+  Dnsmasq dnsmasq;
+  if (!require_dnsmasq(dnsmasq)) return;
+  vt::Daemon daemon;
+  vt::EventStream stream(daemon, helper_events());
+
+  const vt::RunResult run = vt::run({vt::helper_path(), "dns-recvmmsg", dnsmasq.address(), "host.vajra.test"});
+  INFO("helper: " << run.out << run.err << "\ndnsmasq: " << dnsmasq.log());
+  REQUIRE(run.exit_code() == 0);
+  const auto out = vt::key_values(run.out);
+  const auto local_port = static_cast<uint32_t>(vt::number_of(out, "port"));
+  const pid_t pid = run.pid;
+  const auto queries = stream.wait_count(dns_of(pid, false), 2, "both queries of the sendmmsg");
+  const auto responses = stream.wait_count(dns_of(pid, true), 2, "both responses of recvmmsg");
+  INFO(stream.summary());
+  REQUIRE(responses.size() == 2);
+  // The answers may come in either order.
+  for (const Event& response : responses) {
+    const bool a = response.dns().query_type_name() == "A";
+    check_dns(response, true, "host.vajra.test", a ? "A" : "AAAA", dnsmasq.address(), local_port,
+              a ? kHostA : kHostAaaa, "udp", "recvmmsg");
+    CHECK(response.dns().matched_query());
+  }
+  CHECK(responses[0].dns().query_type() != responses[1].dns().query_type());
+  for (const Event& query : queries) CHECK(query.dns().syscall() == "sendmmsg");
 }

@@ -1,5 +1,5 @@
-// UDP flows (one event per flow, not per datagram, whichever send syscall) and unix stream sockets
-// bound to a path or an abstract name.
+// UDP flows (one event per flow, not per datagram, whichever send syscall, write on a connected socket
+// included) and unix stream sockets bound to a path or an abstract name.
 #include <unistd.h>
 
 #include <string>
@@ -67,6 +67,47 @@ TEST_CASE("net udp: datagrams to a loopback port make one flow event per flow, n
 
   for (const Event& e : {flows[0], flows[1], close}) vt::check_helper_process(e, pid, argv, boot_before);
   CHECK(flows[0].seq() < flows[1].seq());
+}
+
+TEST_CASE("net udp: write and writev on a connected socket make one flow event, from the first write") {
+  REQUIRE_KERNEL();
+  vt::Daemon daemon;
+  vt::EventStream stream(daemon, helper_events());
+
+  const std::vector<std::string> argv{vt::helper_path(), "udp-write", "127.0.0.1", "20"};
+  const uint64_t boot_before = vt::boot_ns();
+  const vt::RunResult run = vt::run(argv);
+  REQUIRE(run.exit_code() == 0);
+  const auto out = vt::key_values(run.out);
+  const int fd = static_cast<int>(vt::number_of(out, "sender_fd"));
+  const pid_t pid = run.pid;
+  const Event close = stream.wait_for(vt::socket_of(pid, SOCKET_OPERATION_CLOSE, std::nullopt, fd), "sender close");
+  const auto flows = stream.matching(vt::socket_of(pid, SOCKET_OPERATION_UDP_FLOW));
+  INFO(stream.summary());
+  REQUIRE(flows.size() == 1);  // 20 writes and 20 writevs, one flow
+
+  vt::SocketExpect x;
+  x.operation = SOCKET_OPERATION_UDP_FLOW;
+  x.syscall = "write";
+  x.family = SOCKET_FAMILY_INET;
+  x.type = SOCKET_TYPE_DGRAM;
+  x.protocol = 17;
+  x.protocol_name = "udp";
+  // connect() gave the socket its local address and its peer.
+  x.local = vt::End{"127.0.0.1", static_cast<uint32_t>(vt::number_of(out, "sender_port"))};
+  x.remote = vt::End{"127.0.0.1", static_cast<uint32_t>(vt::number_of(out, "port"))};
+  x.fd = fd;
+  x.net_ns = vt::ns_inode(getpid(), "net");
+  x.socket_inode = vt::number_of(out, "sender_ino");
+  vt::check_socket(flows[0], x);
+
+  x.operation = SOCKET_OPERATION_CLOSE;
+  x.syscall = "close";
+  x.has_duration = true;
+  vt::check_socket(close, x);
+  for (const Event& e : {flows[0], close}) vt::check_helper_process(e, pid, argv, boot_before);
+  const Event connect = stream.wait_for(vt::socket_of(pid, SOCKET_OPERATION_CONNECT), "connect");
+  CHECK(connect.seq() < flows[0].seq());
 }
 
 TEST_CASE("net unix: a stream server and client on a path and on an abstract name") {

@@ -15,6 +15,25 @@
  *   dns-query-tcp SERVER NAME     an A query over TCP to SERVER:53: one send of length prefix and
  *                                 query; the answer read as its 2-byte length, then its body
  *   dns-garbage SERVER            a datagram that is not DNS, to SERVER:53
+ *   udp-write ADDR COUNT          a UDP socket connected to a receiver on ADDR: COUNT datagrams with write,
+ *                                 then COUNT with writev
+ *   dns-rw-udp SERVER NAME        as busybox nslookup: an A query written to a UDP socket connected to
+ *                                 SERVER:53, the answer read with read
+ *   dns-query-vc SERVER NAME TYPE as dns-query, over TCP (RES_USEVC): glibc writes length and query with
+ *                                 writev and reads the answer's length, then its body, with read
+ *   dns-rw-tcp SERVER NAME        A and AAAA queries over TCP in one writev of four iovecs (length, query,
+ *                                 length, query), as glibc's getaddrinfo does; each answer's length
+ *                                 peeked at, then length and answer read with one readv of two iovecs
+ *   dns-recvmmsg SERVER NAME      A and AAAA queries with one sendmmsg on a UDP socket connected to
+ *                                 SERVER:53, both answers taken with recvmmsg
+ *   tcp-exit ADDR OUT BACK        as tcp-session, but the process exits with all three sockets open
+ *   tcp-exit-forked ADDR          a connected client and server and their listener, inherited by a child
+ *                                 that exits after this process
+ *   tcp-dup ADDR                  as tcp-exit with 100 and 50 bytes, then /dev/null dup2'd onto the client
+ *                                 and dup3'd onto the server side; the listener is dup'd before /dev/null
+ *                                 goes onto it, so that the copy keeps it open until it is closed
+ *   tcp-exec ADDR                 as tcp-exit with 100 and 50 bytes, client and server side close-on-exec,
+ *                                 then exec of this helper's "exit 0", which exits holding the listener
  */
 #define _GNU_SOURCE
 #include "net_modes.h"
@@ -22,6 +41,7 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -32,6 +52,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -376,7 +397,7 @@ static int unix_session(const char *name)
 
 /* Through glibc's resolver, told to ask SERVER alone, so the host's resolver configuration is not
  * involved. */
-static int dns_query(const char *server, const char *name, const char *type_name)
+static int dns_query(const char *server, const char *name, const char *type_name, int tcp)
 {
 	struct __res_state state;
 	unsigned char answer[4096];
@@ -387,6 +408,8 @@ static int dns_query(const char *server, const char *name, const char *type_name
 	if (res_ninit(&state) != 0)
 		die("res_ninit");
 	state.nscount = 1;
+	if (tcp)
+		state.options |= RES_USEVC;
 	memset(&state.nsaddr_list[0], 0, sizeof(state.nsaddr_list[0]));
 	state.nsaddr_list[0].sin_family = AF_INET;
 	state.nsaddr_list[0].sin_port = htons(53);
@@ -440,6 +463,268 @@ static int dns_query_tcp(const char *server, const char *name)
 	return 0;
 }
 
+static int udp_write(const char *address, long count)
+{
+	struct inet_addr addr;
+	int port, receiver, sender;
+	struct iovec iov[2] = {{.iov_base = "fl", .iov_len = 2}, {.iov_base = "ow", .iov_len = 2}};
+
+	parse_inet(address, &addr);
+	receiver = bound_socket(&addr, SOCK_DGRAM, -1, &port);
+	set_port(&addr, port);
+	sender = socket(addr.family, SOCK_DGRAM, 0);
+	if (sender < 0 || connect(sender, (const struct sockaddr *)&addr.ss, addr.len) != 0)
+		die("connect");
+	for (long i = 0; i < count; i++) {
+		if (write(sender, "flow", 4) != 4)
+			die("write");
+	}
+	for (long i = 0; i < count; i++) {
+		if (writev(sender, iov, 2) != 4)
+			die("writev");
+	}
+	printf("sender_fd=%d sender_ino=%llu sender_port=%d port=%d\n", sender, inode_of(sender), local_port(sender),
+	       port);
+	close(sender);
+	close(receiver);
+	return 0;
+}
+
+/* A socket of `type` connected to SERVER:53. */
+static int dns_socket(const char *server, int type)
+{
+	struct inet_addr addr;
+	int fd;
+
+	parse_inet(server, &addr);
+	set_port(&addr, 53);
+	fd = socket(addr.family, type, 0);
+	if (fd < 0 || connect(fd, (const struct sockaddr *)&addr.ss, addr.len) != 0)
+		die("connect to the DNS server");
+	return fd;
+}
+
+static int make_query(const char *name, int type, unsigned char *out, int room)
+{
+	int length = res_mkquery(ns_o_query, name, ns_c_in, type, NULL, 0, NULL, out, room);
+
+	if (length < 0)
+		die("res_mkquery");
+	return length;
+}
+
+static int dns_rw_udp(const char *server, const char *name)
+{
+	unsigned char query[512], answer[512];
+	int fd = dns_socket(server, SOCK_DGRAM);
+	int length = make_query(name, ns_t_a, query, sizeof(query));
+	ssize_t got;
+
+	if (write(fd, query, (size_t)length) != length)
+		die("write");
+	while ((got = read(fd, answer, sizeof(answer))) < 0 && errno == EINTR)
+		;
+	if (got <= 0)
+		die("read");
+	printf("fd=%d ino=%llu port=%d query=%d answer=%zd\n", fd, inode_of(fd), local_port(fd), length, got);
+	close(fd);
+	return 0;
+}
+
+static int dns_rw_tcp(const char *server, const char *name)
+{
+	unsigned char a[512], aaaa[512], lengths[4], answer[512];
+	int fd = dns_socket(server, SOCK_STREAM);
+	int a_length = make_query(name, ns_t_a, a, sizeof(a));
+	int aaaa_length = make_query(name, ns_t_aaaa, aaaa, sizeof(aaaa));
+	struct iovec iov[4] = {{lengths, 2}, {a, (size_t)a_length}, {lengths + 2, 2}, {aaaa, (size_t)aaaa_length}};
+	int answer_length[2];
+
+	lengths[0] = (unsigned char)(a_length >> 8);
+	lengths[1] = (unsigned char)a_length;
+	lengths[2] = (unsigned char)(aaaa_length >> 8);
+	lengths[3] = (unsigned char)aaaa_length;
+	if (writev(fd, iov, 4) != 4 + a_length + aaaa_length)
+		die("writev");
+	for (int i = 0; i < 2; i++) {
+		unsigned char prefix[2];
+		struct iovec in[2] = {{prefix, 2}, {answer, 0}};
+		ssize_t got;
+
+		/* dnsmasq writes length and answer at once: once the length is there, so is the answer. */
+		while ((got = recv(fd, prefix, 2, MSG_PEEK | MSG_WAITALL)) < 0 && errno == EINTR)
+			;
+		if (got != 2)
+			die("recv MSG_PEEK");
+		answer_length[i] = prefix[0] << 8 | prefix[1];
+		if (answer_length[i] > (int)sizeof(answer))
+			die("answer too long");
+		in[1].iov_len = (size_t)answer_length[i];
+		while ((got = readv(fd, in, 2)) < 0 && errno == EINTR)
+			;
+		if (got != 2 + answer_length[i])
+			die("readv");
+	}
+	printf("fd=%d ino=%llu port=%d a=%d aaaa=%d answers=%d,%d\n", fd, inode_of(fd), local_port(fd), a_length,
+	       aaaa_length, answer_length[0], answer_length[1]);
+	close(fd);
+	return 0;
+}
+
+/* On a connected socket, as glibc's resolver has it; each answer's sender is still written to its
+ * msg_name. */
+static int dns_recvmmsg(const char *server, const char *name)
+{
+	unsigned char query[2][512], answer[2][512];
+	struct sockaddr_storage from[2];
+	struct iovec out_iov[2], in_iov[2];
+	struct mmsghdr out[2], in[2];
+	int fd = dns_socket(server, SOCK_DGRAM), received = 0;
+
+	memset(out, 0, sizeof(out));
+	memset(in, 0, sizeof(in));
+	for (int i = 0; i < 2; i++) {
+		out_iov[i].iov_base = query[i];
+		out_iov[i].iov_len = (size_t)make_query(name, i == 0 ? ns_t_a : ns_t_aaaa, query[i], sizeof(query[i]));
+		out[i].msg_hdr.msg_iov = &out_iov[i];
+		out[i].msg_hdr.msg_iovlen = 1;
+	}
+	if (sendmmsg(fd, out, 2, 0) != 2)
+		die("sendmmsg");
+	while (received < 2) {
+		int got;
+
+		for (int i = 0; i < 2; i++) {
+			in_iov[i].iov_base = answer[i];
+			in_iov[i].iov_len = sizeof(answer[i]);
+			in[i].msg_hdr.msg_name = &from[i];
+			in[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			in[i].msg_hdr.msg_iov = &in_iov[i];
+			in[i].msg_hdr.msg_iovlen = 1;
+		}
+		got = recvmmsg(fd, in, (unsigned int)(2 - received), MSG_WAITFORONE, NULL);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			die("recvmmsg");
+		received += got;
+	}
+	printf("fd=%d ino=%llu port=%d\n", fd, inode_of(fd), local_port(fd));
+	close(fd);
+	return 0;
+}
+
+/* A listener, a client connected to it and the accepted end, after OUT bytes one way and BACK the other. */
+struct tcp_pair {
+	int listener, client, conn, port, client_port;
+};
+
+static void tcp_pair(const char *address, long out, long back, struct tcp_pair *pair)
+{
+	struct inet_addr addr;
+
+	parse_inet(address, &addr);
+	pair->listener = bound_socket(&addr, SOCK_STREAM, 7, &pair->port);
+	pair->client = socket(addr.family, SOCK_STREAM, 0);
+	if (pair->client < 0)
+		die("socket");
+	set_port(&addr, pair->port);
+	if (connect(pair->client, (const struct sockaddr *)&addr.ss, addr.len) != 0)
+		die("connect");
+	pair->client_port = local_port(pair->client);
+	pair->conn = accept(pair->listener, NULL, NULL);
+	if (pair->conn < 0)
+		die("accept");
+	write_all(pair->client, (size_t)out);
+	read_exactly(pair->conn, (size_t)out);
+	write_all(pair->conn, (size_t)back);
+	read_exactly(pair->client, (size_t)back);
+}
+
+static void print_pair(const struct tcp_pair *pair)
+{
+	printf("listener_fd=%d listener_ino=%llu port=%d client_fd=%d client_ino=%llu client_port=%d conn_fd=%d "
+	       "conn_ino=%llu",
+	       pair->listener, inode_of(pair->listener), pair->port, pair->client, inode_of(pair->client),
+	       pair->client_port, pair->conn, inode_of(pair->conn));
+}
+
+static int tcp_exit(const char *address, long out, long back)
+{
+	struct tcp_pair pair;
+
+	tcp_pair(address, out, back, &pair);
+	print_pair(&pair);
+	printf("\n");
+	return 0; /* no close: exit_files() closes them */
+}
+
+static int tcp_exit_forked(const char *address)
+{
+	struct tcp_pair pair;
+	int gone[2];
+	pid_t child;
+	char byte;
+
+	tcp_pair(address, 10, 10, &pair);
+	if (pipe(gone) != 0)
+		die("pipe");
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (child == 0) {
+		/* Outlives the parent: its read ends when the parent's exit closes the pipe's write end. */
+		close(gone[1]);
+		while (read(gone[0], &byte, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(gone[0]);
+	print_pair(&pair);
+	printf(" child=%d\n", (int)child);
+	return 0;
+}
+
+static int tcp_dup(const char *address)
+{
+	struct tcp_pair pair;
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC), copy;
+
+	if (null < 0)
+		die("open /dev/null");
+	tcp_pair(address, 100, 50, &pair);
+	print_pair(&pair);
+	copy = dup(pair.listener);
+	if (copy < 0 || dup2(null, pair.client) != pair.client || dup3(null, pair.conn, O_CLOEXEC) != pair.conn ||
+	    dup2(null, pair.listener) != pair.listener)
+		die("dup");
+	printf(" copy_fd=%d\n", copy);
+	close(copy);
+	return 0;
+}
+
+static int tcp_exec(const char *address)
+{
+	struct tcp_pair pair;
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *argv[] = {self, "exit", "0", NULL};
+
+	if (n <= 0)
+		die("readlink /proc/self/exe");
+	self[n] = '\0';
+	tcp_pair(address, 100, 50, &pair);
+	if (fcntl(pair.client, F_SETFD, FD_CLOEXEC) != 0 || fcntl(pair.conn, F_SETFD, FD_CLOEXEC) != 0)
+		die("fcntl FD_CLOEXEC");
+	print_pair(&pair);
+	printf("\n");
+	fflush(stdout);
+	execv(self, argv);
+	die("execv");
+	return 1;
+}
+
 static int dns_garbage(const char *server)
 {
 	struct inet_addr addr;
@@ -482,10 +767,28 @@ int run_net_mode(int argc, char **argv)
 	if (strcmp(mode, "unix-session") == 0 && argc >= 2)
 		return unix_session(argv[1]);
 	if (strcmp(mode, "dns-query") == 0 && argc >= 4)
-		return dns_query(argv[1], argv[2], argv[3]);
+		return dns_query(argv[1], argv[2], argv[3], 0);
+	if (strcmp(mode, "dns-query-vc") == 0 && argc >= 4)
+		return dns_query(argv[1], argv[2], argv[3], 1);
 	if (strcmp(mode, "dns-query-tcp") == 0 && argc >= 3)
 		return dns_query_tcp(argv[1], argv[2]);
 	if (strcmp(mode, "dns-garbage") == 0 && argc >= 2)
 		return dns_garbage(argv[1]);
+	if (strcmp(mode, "udp-write") == 0 && argc >= 3 && number(argv[2], &a))
+		return udp_write(argv[1], a);
+	if (strcmp(mode, "dns-rw-udp") == 0 && argc >= 3)
+		return dns_rw_udp(argv[1], argv[2]);
+	if (strcmp(mode, "dns-rw-tcp") == 0 && argc >= 3)
+		return dns_rw_tcp(argv[1], argv[2]);
+	if (strcmp(mode, "dns-recvmmsg") == 0 && argc >= 3)
+		return dns_recvmmsg(argv[1], argv[2]);
+	if (strcmp(mode, "tcp-exit") == 0 && argc >= 4 && number(argv[2], &a) && number(argv[3], &b))
+		return tcp_exit(argv[1], a, b);
+	if (strcmp(mode, "tcp-exit-forked") == 0 && argc >= 2)
+		return tcp_exit_forked(argv[1]);
+	if (strcmp(mode, "tcp-dup") == 0 && argc >= 2)
+		return tcp_dup(argv[1]);
+	if (strcmp(mode, "tcp-exec") == 0 && argc >= 2)
+		return tcp_exec(argv[1]);
 	return -1;
 }
