@@ -43,7 +43,7 @@ bool is_open(const FileEvent& f) {
 // Calls by name carry no fd of the target: only opens that succeeded and calls on an fd have one.
 bool has_fd(const FileEvent& f) {
   static const std::set<std::string> kOnFd{"ftruncate", "fchmod", "fchown", "fsetxattr", "fremovexattr",
-                                           "close", "exit"};
+                                           "close",     "exit",   "dup2",   "dup3",      "close_range"};
   return is_open(f) ? f.result() >= 0 : kOnFd.count(f.syscall()) > 0;
 }
 

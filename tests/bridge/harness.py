@@ -101,6 +101,8 @@ class World:
         self.daemon_socket = os.path.join(self.daemon_dir, "vajra.sock")
         self.state_dir = os.path.join(self.root, "state", "bridge")
         self.config_path = os.path.join(self.root, "vajra.yaml")
+        self.watched_dir = os.path.join(self.root, "watched")  # the file watch list's one category
+        os.mkdir(self.watched_dir, 0o755)
         self.interval = interval
         self.daemon = None
         self.core = None
@@ -120,6 +122,11 @@ class World:
 buffers:
   replay_events: %d
   subscriber_queue: 131072
+files:
+  categories:
+    bridge_test:
+      include: ["%s/**"]
+      hashes: [sha256]
 bridge:
   user: "%s"
   table_names: %s
@@ -127,7 +134,7 @@ bridge:
   max_rows: 100000
 log:
   level: info
-""" % (self.daemon_socket, NOBODY, replay_events, bridge_user, table_names))
+""" % (self.daemon_socket, NOBODY, replay_events, self.watched_dir, bridge_user, table_names))
 
     # ------------------------------------------------------------------------------------------
     # vajrad

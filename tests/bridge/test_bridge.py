@@ -200,6 +200,33 @@ class Generate(BridgeTest):
             if r["pid"] == str(os.getpid()) and r["action"] == "close" and r.get("local_port") == str(local_port)])
         self.assertEqual(closes[0]["bytes_sent"], "100")
 
+    def test_file_rows_of_a_real_change(self):
+        self.start_all()
+        path = os.path.join(self.world.watched_dir, "bridge-%s.conf" % new_marker())
+        with open(path, "w") as f:
+            f.write("setting = 1\n")
+        os.chmod(path, 0o600)
+        content_sha256 = hashlib.sha256(b"setting = 1\n").hexdigest()
+
+        def rows(action):
+            return [r for r in self.generate("bpf_file_events")
+                    if r["target_path"] == path and r["action"] == action and r["pid"] == str(os.getpid())]
+        modify = wait_for("the modify row of " + path, lambda: rows("modify"))
+        self.assertEqual(len(modify), 1)
+        row = modify[0]
+        self.assertEqual(row["syscall"], "close")
+        self.assertEqual(row["bytes_written"], "12")
+        self.assertEqual(row["writes"], "1")
+        self.assertEqual(row["categories"], "bridge_test")
+        self.assertEqual(row["target_path_source"], "dentry")
+        self.assertEqual(row["type"], "regular")
+        self.assertEqual(row["inode"], str(os.stat(path).st_ino))
+        self.assertEqual(row["target_sha256"], content_sha256)
+        self.assertEqual(row["path"], os.path.realpath("/proc/self/exe"))
+        chmod = wait_for("the chmod row of " + path, lambda: rows("chmod"))
+        self.assertEqual(chmod[0]["requested_mode"], "0600")
+        self.assertEqual(len(rows("create")), 1)
+
     def test_time_and_seq_constraints(self):
         self.start_all()
         markers = [new_marker() for _ in range(3)]
