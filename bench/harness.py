@@ -330,7 +330,7 @@ class NoSensor:
         return {}
 
 
-def generate_vajra_config(path, socket_path, overrides, threads=False, template=None, vajrad=None):
+def generate_vajra_config(path, socket_path, overrides, threads=False, template=None, vajrad=None, watched=None):
     """The shipped config/vajra.yaml with every event kind on (threads aside), so families that come
     later are switched on here without a change to the harness (families with their own section ship
     switched on), plus --vajra-set overrides. When vajrad is given, keys it does not know (a template
@@ -348,6 +348,11 @@ def generate_vajra_config(path, socket_path, overrides, threads=False, template=
         if isinstance(value, bool):
             events[key] = True
     events["threads"] = threads
+    if watched:
+        # The file storm's watched directory, as one more category next to the shipped ones (the
+        # same directory auditd watches).
+        files = cfg.setdefault("files", {})
+        files.setdefault("categories", {})["bench"] = {"include": [watched.rstrip("/") + "/**"]}
     for item in overrides:
         key, _, raw = item.partition("=")
         node = cfg
@@ -391,7 +396,7 @@ class Vajra:
 
     def setup(self):
         generate_vajra_config(self.config, self.socket, self.args.vajra_set, self.threads,
-                              self.args.config_template, self.args.bin("vajrad"))
+                              self.args.config_template, self.args.bin("vajrad"), f"{self.work}/watched")
         self.log = open(f"{self.work}/{self.tag}-vajrad.log", "a")
         self.proc = subprocess.Popen([self.args.bin("vajrad"), "--config", self.config], stdout=self.log,
                                      stderr=subprocess.STDOUT, env=self.env)
@@ -604,12 +609,12 @@ class Workloads:
         self.commands = {
             "exec": ["exec", "--n", str(self.n["exec"])],
             "file-unwatched": ["file", "--n", str(self.n["file"]), "--dir", self.unwatched],
-            "file-watched": ["file", "--n", str(self.n["file"]), "--dir", self.watched],
+            "file-watched": ["file", "--n", str(self.n["file"]), "--dir", self.watched, "--watched", "1"],
             "net": ["net", "--n", str(self.n["net"])],
             "dns": ["dns", "--n", str(self.n["dns"])] + dns,
             "mixed": ["mixed", "--exec-n", str(int(self.n["exec"] * m)), "--file-n", str(int(self.n["file"] * m)),
                       "--net-n", str(int(self.n["net"] * m)), "--dns-n", str(int(self.n["dns"] * m)),
-                      "--dir", self.watched, "--dir2", self.unwatched] + dns,
+                      "--dir", self.watched, "--watched", "1", "--dir2", self.unwatched] + dns,
         }
         # Events the audit rules must log (SYSCALL records with our keys), per workload: the harness
         # knows the workload's syscalls; the workload's own execve counts once.
