@@ -37,6 +37,9 @@ struct DecodedEvent {
 // Leaf-first NUL-terminated components -> "/usr/bin/true". Empty -> "/".
 std::string join_path_components(std::string_view leaf_first);
 
+// A file's type from its mode bits, as FileEvent.file_type names it ("regular", "directory", ...).
+const char* file_type_name(uint32_t mode);
+
 // Symbolic errno name ("ENOENT"), or the number as text when unknown.
 std::string errno_name(int error);
 

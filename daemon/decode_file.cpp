@@ -34,19 +34,6 @@ const char* syscall_name(uint16_t syscall) {
   return syscall < VJ_FSYS_MAX ? kNames[syscall] : "";
 }
 
-const char* file_type_of(uint32_t mode) {
-  switch (mode & S_IFMT) {
-    case S_IFREG: return "regular";
-    case S_IFDIR: return "directory";
-    case S_IFLNK: return "symlink";
-    case S_IFIFO: return "fifo";
-    case S_IFSOCK: return "socket";
-    case S_IFBLK: return "block";
-    case S_IFCHR: return "character";
-    default: return "";
-  }
-}
-
 // One name section: the bytes before its NUL, or nothing when the section is empty (no name).
 std::optional<std::string> name_of(std::string_view section) {
   if (section.empty()) return std::nullopt;
@@ -107,6 +94,19 @@ std::string open_flags_text(uint32_t flags) {
 
 }  // namespace
 
+const char* file_type_name(uint32_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG: return "regular";
+    case S_IFDIR: return "directory";
+    case S_IFLNK: return "symlink";
+    case S_IFIFO: return "fifo";
+    case S_IFSOCK: return "socket";
+    case S_IFBLK: return "block";
+    case S_IFCHR: return "character";
+    default: return "";
+  }
+}
+
 bool Decoder::decode_file(std::string_view rec, DecodedEvent& out, std::string& error) const {
   vj_file_record r{};
   if (!read_fixed(rec, r)) {
@@ -145,7 +145,7 @@ bool Decoder::decode_file(std::string_view rec, DecodedEvent& out, std::string& 
   if (r.path_flags & VJ_FP_ATTRS) {
     f.set_inode(r.ino);
     f.set_dev(static_cast<uint32_t>(user_dev(r.dev)));
-    f.set_file_type(file_type_of(r.mode));
+    f.set_file_type(file_type_name(r.mode));
     f.set_mode(r.mode & 07777);
     f.set_uid(r.uid);
     f.set_gid(r.gid);

@@ -6,19 +6,10 @@
 
 #include <algorithm>
 
+#include "decode.h"
+
 namespace vajra {
 namespace {
-
-const char* file_type_of(mode_t mode) {
-  if (S_ISREG(mode)) return "regular";
-  if (S_ISDIR(mode)) return "directory";
-  if (S_ISLNK(mode)) return "symlink";
-  if (S_ISFIFO(mode)) return "fifo";
-  if (S_ISSOCK(mode)) return "socket";
-  if (S_ISBLK(mode)) return "block";
-  if (S_ISCHR(mode)) return "character";
-  return "";
-}
 
 // Operations after which the named path exists and its attributes say something.
 bool leaves_a_file(v1::FileOperation op) {
@@ -92,7 +83,7 @@ void FileWatch::fill_attributes(const v1::Event& event, v1::FileEvent& file) {
   if (lstat(open_path(event, target).c_str(), &st) != 0) return;
   file.set_inode(st.st_ino);
   file.set_dev(static_cast<uint32_t>(st.st_dev));
-  file.set_file_type(file_type_of(st.st_mode));
+  file.set_file_type(file_type_name(st.st_mode));
   file.set_mode(st.st_mode & 07777);
   file.set_uid(st.st_uid);
   file.set_gid(st.st_gid);
