@@ -249,6 +249,17 @@ static __always_inline __u32 named_target_ops(struct task_struct *task, struct p
 
 /* ---- which calls are wanted ---- */
 
+#define VJ_S_IFMT 0170000
+#define VJ_S_IFREG 0100000
+
+/* A regular file with more than one name may be watched under a name other than the one used: the
+ * filter cannot know, so changes through any name of it go to vajrad, which knows the watched
+ * inodes (rare: few files have hard links, fewer are opened for write). */
+static __always_inline bool hardlinked(struct inode *inode)
+{
+	return (BPF_CORE_READ(inode, i_mode) & VJ_S_IFMT) == VJ_S_IFREG && BPF_CORE_READ(inode, i_nlink) > 1;
+}
+
 static __always_inline bool op_watched(__u32 op_mask)
 {
 	struct vj_fim_settings *settings = fim_settings_get();
@@ -289,7 +300,7 @@ static __always_inline void exit_open_fd(struct file_call *call, long fd, __u32 
 	struct vj_file_record *rec;
 	struct inode *inode;
 	struct path target;
-	__u32 f_mode, wanted;
+	__u32 f_mode, want, wanted;
 	__u16 op;
 
 	if (!file || !read_path(&target, &file->f_path))
@@ -302,8 +313,10 @@ static __always_inline void exit_open_fd(struct file_call *call, long fd, __u32 
 		op = VJ_FILE_OPEN_WRITE;
 	else
 		op = VJ_FILE_OPEN_READ;
-	wanted = fim_dentry_ops(target.dentry, target.mnt,
-				ops_on & (OP_BIT(op) | ((f_mode & VJ_FMODE_WRITE) ? OP_BIT(VJ_FILE_MODIFY) : 0)));
+	want = ops_on & (OP_BIT(op) | ((f_mode & VJ_FMODE_WRITE) ? OP_BIT(VJ_FILE_MODIFY) : 0));
+	wanted = fim_dentry_ops(target.dentry, target.mnt, want);
+	if (!(wanted & want) && (f_mode & VJ_FMODE_WRITE) && hardlinked(inode))
+		wanted = want;
 	if ((f_mode & VJ_FMODE_WRITE) && (wanted & ops_on & OP_BIT(VJ_FILE_MODIFY)))
 		track_open_write(file, inode);
 	if (!(wanted & ops_on & OP_BIT(op))) {
@@ -393,7 +406,7 @@ static __always_inline void exit_fd_op(struct file_call *call, long ret, __u32 o
 
 	if (!file || !read_path(&target, &file->f_path))
 		return;
-	if (!(fim_dentry_ops(target.dentry, target.mnt, bit) & bit)) {
+	if (!(fim_dentry_ops(target.dentry, target.mnt, bit) & bit) && !hardlinked(BPF_CORE_READ(file, f_inode))) {
 		fim_count_filtered(call->op);
 		return;
 	}

@@ -11,6 +11,16 @@
 namespace vajra {
 namespace {
 
+// Directory entries scanned for watched files with hard links, at start-up and on each reload.
+constexpr size_t kHardlinkScanMax = 200000;
+
+// Operations that change a file's content: the ones a write through another name performs.
+bool changes_content(const WatchList& list, const std::string& path) {
+  for (uint16_t op : {VJ_FILE_OPEN_WRITE, VJ_FILE_MODIFY, VJ_FILE_TRUNCATE})
+    if (!list.match(path, "", op).empty()) return true;
+  return false;
+}
+
 // Operations after which the named path exists and its attributes say something.
 bool leaves_a_file(v1::FileOperation op) {
   return op != v1::FILE_OPERATION_DELETE && op != v1::FILE_OPERATION_UNSPECIFIED;
@@ -52,6 +62,14 @@ std::string FileWatch::apply(const FilesConfig& files) {
     }
   }
   auto fresh = std::make_shared<State>(State{files, WatchList(files), {}});
+  const WatchList& list = fresh->list;
+  const size_t scanned = hardlinks_.rebuild(
+      list.literal_paths(), [&list](const std::string& path) { return changes_content(list, path); },
+      kHardlinkScanMax);
+  if (scanned >= kHardlinkScanMax)
+    spdlog::warn("files: stopped looking for hard-linked watched files after {} entries; a write through "
+                 "another name of a file not seen is reported only once its link is made while vajrad runs",
+                 scanned);
   for (const WatchCategory& category : files.categories) {
     auto& counters = counters_by_name_[category.name];
     if (!counters) counters = std::make_shared<CategoryCounters>();
@@ -89,6 +107,28 @@ void FileWatch::fill_attributes(const v1::Event& event, v1::FileEvent& file) {
   file.set_gid(st.st_gid);
   file.set_size(static_cast<uint64_t>(st.st_size));
   file.set_attributes_source("lstat");
+}
+
+// A change through a name outside the watched trees to a file that also has a watched name.
+std::vector<size_t> FileWatch::match_hardlink(const State& state, v1::FileEvent& file, uint16_t op) const {
+  if (file.inode() == 0) return {};
+  const std::optional<std::string> watched = hardlinks_.find(kernel_dev(file.dev()), file.inode());
+  if (!watched) return {};
+  std::vector<size_t> matched = state.list.match(*watched, "", op);
+  if (!matched.empty()) file.set_watched_as(*watched);
+  return matched;
+}
+
+// A new name of a watched file: writes through either name are the watched file's from now on.
+void FileWatch::learn_link(const State& state, const v1::Event& event) {
+  const v1::FileEvent& file = event.file();
+  if (file.operation() != v1::FILE_OPERATION_LINK || file.result() < 0 || file.inode() == 0) return;
+  for (const v1::FilePath* name : {&file.path(), &file.new_path()}) {
+    if (changes_content(state.list, name->path())) {
+      hardlinks_.add(kernel_dev(file.dev()), file.inode(), name->path());
+      return;
+    }
+  }
 }
 
 std::optional<FileHasher::Pending> FileWatch::request_hash(const State& state, const std::vector<size_t>& matched,
@@ -136,6 +176,7 @@ bool FileWatch::enrich(v1::Event& event, std::optional<FileHasher::Pending>& has
     if (std::string error = replan(current->files); !error.empty())
       spdlog::warn("files: updating the kernel filter after a change at {}: {}", file.path().path(), error);
   }
+  if (matched.empty()) matched = match_hardlink(*current, file, op);
   if (matched.empty()) {
     spdlog::trace("files: no category matched {} {} by pid {}", v1::FileOperation_Name(file.operation()),
                  file.path().path(), pid);
@@ -148,6 +189,7 @@ bool FileWatch::enrich(v1::Event& event, std::optional<FileHasher::Pending>& has
   }
   if (file.attributes_source().empty() && file.result() >= 0 && leaves_a_file(file.operation()))
     fill_attributes(event, file);
+  learn_link(*current, event);
   hash = request_hash(*current, matched, event);
   return true;
 }

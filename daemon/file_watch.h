@@ -14,6 +14,7 @@
 #include "config.h"
 #include "file_hasher.h"
 #include "fim_maps.h"
+#include "hardlink_index.h"
 #include "mount_map.h"
 #include "probes.h"
 #include "watch_list.h"
@@ -53,6 +54,8 @@ class FileWatch {
   std::string replan(const FilesConfig& files);  // with plan_mu_ held
   std::string open_path(const v1::Event& event, const v1::FilePath& path) const;
   void fill_attributes(const v1::Event& event, v1::FileEvent& file);
+  std::vector<size_t> match_hardlink(const State& state, v1::FileEvent& file, uint16_t op) const;
+  void learn_link(const State& state, const v1::Event& event);
   std::optional<FileHasher::Pending> request_hash(const State& state, const std::vector<size_t>& matched,
                                                   const v1::Event& event);
 
@@ -60,6 +63,7 @@ class FileWatch {
   std::shared_ptr<const State> state_;
   MountMap mounts_;  // decode thread only
   FileHasher hasher_;
+  HardlinkIndex hardlinks_;
 
   mutable std::mutex plan_mu_;  // the kernel maps and what status says of them
   FimMaps maps_;

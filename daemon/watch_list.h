@@ -85,6 +85,10 @@ class WatchList {
   // their ancestors.
   bool affects_plan(std::string_view path) const;
 
+  // The literal directories of the globs (and the files named by literal globs): the roots of the
+  // watched trees.
+  const std::vector<std::string>& literal_paths() const { return literal_dirs_; }
+
  private:
   std::vector<WatchCategory> categories_;
   std::vector<std::string> literal_dirs_;  // and the files named by literal globs; sorted, unique
