@@ -140,6 +140,7 @@ EventFamily file_family() {
                       [](const FileEvent& f) { return f.has_new_path() ? &f.new_path() : nullptr; });
   const std::vector<EventColumn> rest = {
       file_column("symlink_target", T::kText, [](const FileEvent& f) { return text_or_null(f.symlink_target()); }),
+      file_column("watched_as", T::kText, [](const FileEvent& f) { return text_or_null(f.watched_as()); }),
       file_column("categories", T::kText, [](const FileEvent& f) { return text_or_null(categories_text(f)); }),
       attribute_column("inode", T::kBigInt, [](const FileEvent& f) { return number(f.inode()); }),
       attribute_column("device", T::kBigInt, [](const FileEvent& f) { return number(f.dev()); }),
