@@ -3,13 +3,15 @@
 // so it records every family vajrad would load with the same config.
 //
 //   vbench-record --out FILE [--config FILE]
-// Prints {"ready":true} once the probes are attached, records until SIGINT/SIGTERM, then writes FILE
-// (see record_file.h) and prints one JSON line with what it recorded.
+// Prints {"ready":true} once the probes are attached and the processes alive then are copied to
+// FILE.proc/ (replaced if it exists), records until SIGINT/SIGTERM, then writes FILE (see
+// record_file.h) and prints one JSON line with what it recorded.
 #include <signal.h>
 
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -66,19 +68,26 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "vbench-record: no probe could be loaded\n");
     return 1;
   }
+  // After the probes attach, so that every process is either in the snapshot or seen starting.
+  const std::string snapshot = vbench::proc_snapshot_dir(out_path);
+  std::error_code ignored;
+  std::filesystem::remove_all(snapshot, ignored);
+  std::string error;
+  const int snapshotted = vbench::snapshot_proc(snapshot, error);
+  if (snapshotted < 0) std::fprintf(stderr, "vbench-record: %s (the replay will not seed its cache)\n", error.c_str());
   std::printf("{\"ready\":true}\n");
   std::fflush(stdout);
   while (!stop) probes.poll(50);
   probes.poll(0);
 
-  std::string error;
   if (!vbench::write_records(out_path, records, error)) {
     std::fprintf(stderr, "vbench-record: %s\n", error.c_str());
     return 1;
   }
   unsigned long long drops = 0;
   for (uint64_t d : probes.kernel_drops()) drops += d;
-  std::printf("{\"records\":%zu,\"kernel_drops\":%llu,\"per_record_kind\":{", records.size(), drops);
+  std::printf("{\"records\":%zu,\"kernel_drops\":%llu,\"processes_snapshotted\":%d,\"per_record_kind\":{",
+              records.size(), drops, snapshotted);
   bool first = true;
   for (const auto& [kind, count] : per_kind) {
     std::printf("%s\"%u\":%llu", first ? "" : ",", kind, count);

@@ -1,15 +1,20 @@
 // vbench-replay: runs vajrad's user-space hot path (decode, enrich, attach the exe hash, serialize)
 // over records captured by vbench-record, one event at a time, as the decode and publish threads do.
 //
-//   vbench-replay --in FILE [--config FILE] [--passes N]
+//   vbench-replay --in FILE [--config FILE] [--passes N] [--proc DIR | --no-seed]
 //
 // A warm-up pass runs first, so that the exe hashes are cached (the steady state of a host that runs
 // the same binaries again and again) and the hash worker is idle. Then N measured passes, each with a
-// fresh process cache as at daemon start. Every event of a measured pass goes through
+// fresh process cache as at daemon start: seeded, as vajrad seeds it from /proc, from the snapshot
+// vbench-record took when it started (FILE.proc, or --proc DIR), when there is one. Without a
+// snapshot (older recordings, --no-seed) the cache starts empty, and processes older than the
+// recording are looked up in today's /proc, which no longer holds most of them. Every event of a measured pass goes through
 // vbench::hot_path<K>() (K = the record kind), which calls step_decode, step_enrich, step_hash and
 // step_serialize; under `valgrind --tool=callgrind --toggle-collect='*vbench::hot_path*'` only those
 // are counted, and callgrind_annotate --inclusive=yes gives instructions per kind and per step.
 // Without valgrind it prints the native time per event too.
+#include <sys/stat.h>
+
 #include <array>
 #include <chrono>
 #include <future>
@@ -44,13 +49,16 @@ struct Context {
   std::string wire;  // serialized event, reused like a gRPC write buffer
   uint64_t bytes = 0;
   uint64_t failed = 0;
-  Context(const vajra::Config& c, vajra::BootClock& k, vajra::Hasher& h)
+  Context(const vajra::Config& c, vajra::BootClock& k, vajra::Hasher& h, const std::string& proc_snapshot)
       : config(c),
         clock(k),
         hasher(h),
         decoder(c.process, k),
         cache(c.process.cache_size),
-        enricher(c.process, cache, h, k) {}
+        enricher(c.process, cache, h, k) {
+    if (!proc_snapshot.empty()) seeded = cache.seed_from_proc(k, proc_snapshot);
+  }
+  size_t seeded = 0;
 };
 
 __attribute__((noinline)) bool step_decode(Context& ctx, const std::string& record, vajra::DecodedEvent& out) {
@@ -111,7 +119,8 @@ int record_kind(const std::string& record) {
 }  // namespace vbench
 
 int main(int argc, char** argv) {
-  std::string in_path, config_path;
+  std::string in_path, config_path, proc_path;
+  bool seed = true;
   int passes = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -119,10 +128,14 @@ int main(int argc, char** argv) {
       in_path = argv[++i];
     } else if (arg == "--config" && i + 1 < argc) {
       config_path = argv[++i];
+    } else if (arg == "--proc" && i + 1 < argc) {
+      proc_path = argv[++i];
+    } else if (arg == "--no-seed") {
+      seed = false;
     } else if (arg == "--passes" && i + 1 < argc) {
       passes = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: vbench-replay --in FILE [--config FILE] [--passes N]\n");
+      std::fprintf(stderr, "usage: vbench-replay --in FILE [--config FILE] [--passes N] [--proc DIR | --no-seed]\n");
       return 2;
     }
   }
@@ -141,6 +154,13 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  if (proc_path.empty()) {
+    struct stat st {};
+    const std::string beside = vbench::proc_snapshot_dir(in_path);
+    if (stat(beside.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) proc_path = beside;
+  }
+  if (!seed) proc_path.clear();
+
   vajra::BootClock clock;
   vajra::Hasher hasher(config.hash);
 
@@ -148,7 +168,7 @@ int main(int argc, char** argv) {
   std::map<int, std::string> kind_names;
   std::map<int, uint64_t> per_kind;
   {
-    vbench::Context warm(config, clock, hasher);
+    vbench::Context warm(config, clock, hasher, proc_path);
     for (const std::string& record : records) {
       vajra::DecodedEvent decoded;
       if (!vbench::step_decode(warm, record, decoded)) continue;
@@ -161,8 +181,10 @@ int main(int argc, char** argv) {
 
   std::chrono::duration<double> elapsed{0};
   uint64_t events = 0, bytes = 0, failed = 0;
+  size_t seeded = 0;
   for (int pass = 0; pass < passes; ++pass) {
-    vbench::Context ctx(config, clock, hasher);
+    vbench::Context ctx(config, clock, hasher, proc_path);
+    seeded = ctx.seeded;
     const auto start = std::chrono::steady_clock::now();
     for (const std::string& record : records) {
       const int bucket = vbench::record_kind(record);
@@ -175,8 +197,8 @@ int main(int argc, char** argv) {
     failed += ctx.failed;
   }
 
-  std::printf("{\"records\":%zu,\"passes\":%d,\"failed\":%llu,\"ns_per_event\":%.1f,\"bytes_per_event\":%.1f,\"kinds\":{",
-              records.size(), passes, static_cast<unsigned long long>(failed),
+  std::printf("{\"records\":%zu,\"passes\":%d,\"seeded\":%zu,\"failed\":%llu,\"ns_per_event\":%.1f,\"bytes_per_event\":%.1f,\"kinds\":{",
+              records.size(), passes, seeded, static_cast<unsigned long long>(failed),
               events ? elapsed.count() * 1e9 / static_cast<double>(events) : 0.0,
               events ? static_cast<double>(bytes) / static_cast<double>(events) : 0.0);
   bool first = true;
