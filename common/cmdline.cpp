@@ -1,6 +1,8 @@
 #include "cmdline.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 namespace vajra {
@@ -41,20 +43,38 @@ bool is_ascii_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
+// Length of the leading run of bytes below 0x80 (plain ASCII, always valid), eight at a time.
+size_t ascii_prefix(std::string_view s) {
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, s.data() + i, 8);
+    if (word & 0x8080808080808080ull) break;
+  }
+  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;
+  return i;
+}
+
 }  // namespace
 
 std::string sanitize_utf8(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
+  size_t i = ascii_prefix(bytes);
+  if (i == bytes.size()) return std::string(bytes);  // the common case: nothing to check further
   std::string out;
   out.reserve(bytes.size());
-  size_t i = 0;
+  out.append(bytes.substr(0, i));
   while (i < bytes.size()) {
-    const size_t length = utf8_sequence_length(bytes, i);
-    if (length > 0) {
-      out.append(bytes.substr(i, length));
-      i += length;
-      continue;
+    // Copy the run of valid sequences from here at once.
+    size_t end = i;
+    while (end < bytes.size()) {
+      const size_t length = utf8_sequence_length(bytes, end);
+      if (length == 0) break;
+      end += length;
     }
+    out.append(bytes.substr(i, end - i));
+    i = end;
+    if (i == bytes.size()) break;
     const auto bad = static_cast<unsigned char>(bytes[i]);
     out += "\\x";
     out += kHex[bad >> 4];

@@ -42,21 +42,32 @@ void fill_task(const vj_task& task, const BootClock& clock, v1::Event& event) {
 }
 
 std::string join_path_components(std::string_view leaf_first) {
-  std::vector<std::string_view> parts;
-  while (!leaf_first.empty()) {
-    size_t end = leaf_first.find('\0');
-    std::string_view part = leaf_first.substr(0, end);
-    if (!part.empty()) parts.push_back(part);
-    if (end == std::string_view::npos) break;
-    leaf_first.remove_prefix(end + 1);
-  }
-  if (parts.empty()) return "/";
-  std::string path;
-  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
-    path += '/';
-    path += *it;
-  }
-  return sanitize_utf8(path);
+  // Components are written from the end of the path backwards, in the order the kernel sent them.
+  auto for_each_part = [leaf_first](auto&& visit) {
+    std::string_view rest = leaf_first;
+    while (!rest.empty()) {
+      const size_t end = rest.find('\0');
+      const std::string_view part = rest.substr(0, end);
+      if (!part.empty()) visit(part);
+      if (end == std::string_view::npos) break;
+      rest.remove_prefix(end + 1);
+    }
+  };
+  size_t size = 0;
+  bool ascii = true;
+  for_each_part([&](std::string_view part) {
+    size += part.size() + 1;
+    for (char c : part) ascii &= static_cast<unsigned char>(c) < 0x80;
+  });
+  if (size == 0) return "/";
+  std::string path(size, '/');
+  size_t at = size;
+  for_each_part([&](std::string_view part) {
+    at -= part.size();
+    path.replace(at, part.size(), part);
+    --at;  // the '/' before it is already there
+  });
+  return ascii ? path : sanitize_utf8(path);
 }
 
 std::string errno_name(int error) {

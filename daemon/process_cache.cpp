@@ -4,6 +4,9 @@
 
 #include <cstdlib>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include "proc_reader.h"
 
 namespace vajra {
@@ -16,6 +19,24 @@ bool same_start(const CachedProcess& entry, uint64_t start_boottime_ns) {
   if (entry.start_precise) return entry.start_boottime_ns == start_boottime_ns;
   uint64_t a = entry.start_boottime_ns, b = start_boottime_ns;
   return (a > b ? a - b : b - a) <= kProcStartSlackNs;
+}
+
+void build_ancestor(const CachedProcess& entry, v1::Ancestor& ancestor) {
+  ancestor.set_pid(entry.process.pid());
+  ancestor.set_exe(entry.process.exe());
+  ancestor.mutable_argv()->CopyFrom(entry.process.argv());
+  ancestor.set_start_time_ns(entry.process.start_time_ns());
+}
+
+// A length-delimited field: tag, length, then `body`.
+void append_length_delimited(int number, const std::string& body, std::string& out) {
+  using google::protobuf::internal::WireFormatLite;
+  uint8_t head[10];  // two varints of at most 5 bytes
+  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      WireFormatLite::MakeTag(number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED), head);
+  end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(body.size()), end);
+  out.append(reinterpret_cast<const char*>(head), static_cast<size_t>(end - head));
+  out.append(body);
 }
 
 }  // namespace
@@ -41,6 +62,12 @@ size_t ProcessCache::seed_from_proc(const BootClock& clock, const std::string& p
 }
 
 void ProcessCache::insert(CachedProcess entry) {
+  entry.image_wire.clear();
+  entry.ancestor_wire.clear();
+  insert_entry(std::move(entry));
+}
+
+void ProcessCache::insert_entry(CachedProcess&& entry) {
   const uint32_t pid = entry.process.pid();
   auto found = by_pid_.find(pid);
   if (found != by_pid_.end()) {
@@ -67,7 +94,7 @@ void ProcessCache::on_exec(const DecodedEvent& exec) {
   entry.start_boottime_ns = exec.start_boottime_ns;
   entry.has_exe_identity = exec.has_exe_identity;
   entry.exe_identity = exec.exe_identity;
-  insert(std::move(entry));
+  insert_entry(std::move(entry));
 }
 
 void ProcessCache::on_fork(const DecodedEvent& fork) {
@@ -77,6 +104,7 @@ void ProcessCache::on_fork(const DecodedEvent& fork) {
   CachedProcess child;
   if (const CachedProcess* parent = find(parent_event.pid(), fork.start_boottime_ns)) {
     child = *parent;  // a forked child runs its parent's image until it execs
+    child.ancestor_wire.clear();  // the image stays the parent's; the pid and start time do not
   } else {
     child.process = parent_event;
     child.process.clear_ancestry();
@@ -89,7 +117,7 @@ void ProcessCache::on_fork(const DecodedEvent& fork) {
   child.start_boottime_ns = fork.child_start_boottime_ns;
   child.start_precise = true;
   child.exited = false;
-  insert(std::move(child));
+  insert_entry(std::move(child));
 }
 
 void ProcessCache::on_exit(uint32_t pid, uint64_t start_boottime_ns) {
@@ -115,7 +143,8 @@ const CachedProcess* ProcessCache::find(uint32_t pid, uint64_t start_boottime_ns
   return nullptr;
 }
 
-bool ProcessCache::fill_ancestry(uint32_t ppid, uint64_t start_boottime_ns, uint32_t depth, v1::Process& out) {
+template <typename Emit>
+bool ProcessCache::walk_ancestry(uint32_t ppid, uint64_t start_boottime_ns, uint32_t depth, Emit&& emit) {
   uint32_t pid = ppid;
   uint64_t child_start = start_boottime_ns;
   for (uint32_t level = 0; level < depth; ++level) {
@@ -124,15 +153,44 @@ bool ProcessCache::fill_ancestry(uint32_t ppid, uint64_t start_boottime_ns, uint
     // A parent that started after its child is a later process reusing the pid.
     if (!entry || entry->start_boottime_ns > child_start + (entry->start_precise ? 0 : kProcStartSlackNs))
       return false;
-    v1::Ancestor& ancestor = *out.add_ancestry();
-    ancestor.set_pid(entry->process.pid());
-    ancestor.set_exe(entry->process.exe());
-    ancestor.mutable_argv()->CopyFrom(entry->process.argv());
-    ancestor.set_start_time_ns(entry->process.start_time_ns());
+    emit(*entry);
     child_start = entry->start_boottime_ns;
     pid = entry->process.ppid();
   }
   return pid == 0;
+}
+
+bool ProcessCache::fill_ancestry(uint32_t ppid, uint64_t start_boottime_ns, uint32_t depth, v1::Process& out) {
+  return walk_ancestry(ppid, start_boottime_ns, depth,
+                       [&out](const CachedProcess& entry) { build_ancestor(entry, *out.add_ancestry()); });
+}
+
+bool ProcessCache::collect_ancestry_wire(uint32_t ppid, uint64_t start_boottime_ns, uint32_t depth,
+                                         std::vector<const std::string*>& out) {
+  return walk_ancestry(ppid, start_boottime_ns, depth, [&out](const CachedProcess& entry) {
+    if (entry.ancestor_wire.empty()) {  // never empty once built: it holds at least the tag
+      v1::Ancestor ancestor;
+      build_ancestor(entry, ancestor);
+      append_length_delimited(v1::Process::kAncestryFieldNumber, ancestor.SerializeAsString(), entry.ancestor_wire);
+    }
+    out.push_back(&entry.ancestor_wire);
+  });
+}
+
+const std::string& ProcessCache::image_wire(const CachedProcess& entry) {
+  if (entry.image_wire.empty()) {
+    const v1::Process& from = entry.process;
+    v1::Process image;
+    image.set_tty(from.tty());
+    *image.mutable_argv() = from.argv();
+    image.set_argv_truncated(from.argv_truncated());
+    image.set_cwd(from.cwd());
+    *image.mutable_env() = from.env();
+    image.set_env_truncated(from.env_truncated());
+    image.SerializeToString(&entry.image_wire);
+    // An empty image is built again next time: cheap, and rare (a kernel thread has no argv or cwd).
+  }
+  return entry.image_wire;
 }
 
 void ProcessCache::touch(Lru::iterator it) {

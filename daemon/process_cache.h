@@ -2,7 +2,8 @@
 // credentials, cgroup, container, namespaces. Fed by exec/fork/exit events and seeded from /proc, so
 // processes older than the daemon have context too. Bounded LRU; evictions are counted.
 //
-// Only the pipeline's decode thread mutates it; counters are atomics so Status may read them.
+// Only the pipeline's decode thread uses it (entries build their wire forms lazily, even through a
+// const pointer); counters are atomics so Status may read them.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <list>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "boot_clock.h"
 #include "decode.h"
@@ -24,6 +26,16 @@ struct CachedProcess {
   bool has_exe_identity = false;
   FileIdentity exe_identity;
   bool exited = false;
+  // Parts of `process` in wire form, built by ProcessCache on first use and then reused for every
+  // event that carries them (see Enricher: they go into events pre-serialized). Empty until built.
+  // They describe fields that never change in a cached entry: an exec replaces the entry, and a
+  // forked child keeps its parent's image but gets its own ancestor form.
+  //  - image_wire: a v1::Process holding only tty, argv, argv_truncated, cwd, env and env_truncated,
+  //    serialized; what every later event of this process copies from its exec.
+  //  - ancestor_wire: this process as one element of a descendant's Process.ancestry: the field's
+  //    tag and length, then the serialized v1::Ancestor (pid, exe, argv, start time).
+  mutable std::string image_wire;
+  mutable std::string ancestor_wire;
 };
 
 class ProcessCache {
@@ -36,6 +48,7 @@ class ProcessCache {
   void on_exec(const DecodedEvent& exec);
   void on_fork(const DecodedEvent& fork);
   void on_exit(uint32_t pid, uint64_t start_boottime_ns);
+  // Adds or replaces the entry for its pid. Its wire forms are dropped, to be built from its fields.
   void insert(CachedProcess entry);
 
   // The entry for this incarnation of pid (start time must agree), or nullptr.
@@ -47,11 +60,26 @@ class ProcessCache {
   // ancestor not cached, or `depth` reached before pid 0).
   bool fill_ancestry(uint32_t ppid, uint64_t start_boottime_ns, uint32_t depth, v1::Process& out);
 
+  // The same chain with the same checks and result, in wire form: appends to `out`, nearest first,
+  // each ancestor's CachedProcess::ancestor_wire (built on first use), the element of
+  // Process.ancestry that fill_ancestry would add, serialized as it would serialize it. The pointers
+  // hold until the cache next changes.
+  bool collect_ancestry_wire(uint32_t ppid, uint64_t start_boottime_ns, uint32_t depth,
+                             std::vector<const std::string*>& out);
+
+  // `entry`'s image in wire form (see CachedProcess::image_wire), built on first use.
+  static const std::string& image_wire(const CachedProcess& entry);
+
   v1::CacheStatus status() const;
 
  private:
   using Lru = std::list<CachedProcess>;
   CachedProcess* find_any(uint32_t pid);
+  // insert() that keeps the entry's wire forms (they describe its fields).
+  void insert_entry(CachedProcess&& entry);
+  // Walks the chain, calling emit(entry) for each ancestor accepted, nearest first.
+  template <typename Emit>
+  bool walk_ancestry(uint32_t ppid, uint64_t start_boottime_ns, uint32_t depth, Emit&& emit);
   void touch(Lru::iterator it);
 
   const size_t capacity_;

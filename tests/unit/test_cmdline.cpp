@@ -86,6 +86,69 @@ TEST_CASE("utf8: a bad byte never swallows the good ones after it", "[utf8]") {
   CHECK(sanitize_utf8("\xf0\x9f\x98") == "\\xf0\\x9f\\x98");
 }
 
+namespace {
+
+// sanitize_utf8 as first written, one sequence at a time: the reference for the faster one.
+std::string sanitize_reference(std::string_view bytes) {
+  std::string out;
+  for (size_t i = 0; i < bytes.size();) {
+    const auto b = [&](size_t k) { return static_cast<unsigned char>(bytes[k]); };
+    size_t length = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (b(i) < 0x80) {
+      length = 1;
+    } else if (b(i) >= 0xC2 && b(i) <= 0xDF) {
+      length = 2;
+    } else if (b(i) >= 0xE0 && b(i) <= 0xEF) {
+      length = 3;
+      if (b(i) == 0xE0) lo = 0xA0;
+      if (b(i) == 0xED) hi = 0x9F;
+    } else if (b(i) >= 0xF0 && b(i) <= 0xF4) {
+      length = 4;
+      if (b(i) == 0xF0) lo = 0x90;
+      if (b(i) == 0xF4) hi = 0x8F;
+    }
+    bool valid = length > 0 && i + length <= bytes.size();
+    if (valid && length > 1) valid = b(i + 1) >= lo && b(i + 1) <= hi;
+    for (size_t k = 2; valid && k < length; ++k) valid = b(i + k) >= 0x80 && b(i + k) <= 0xBF;
+    if (valid) {
+      out.append(bytes.substr(i, length));
+      i += length;
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[b(i) >> 4];
+      out += kHex[b(i) & 0xF];
+      ++i;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("utf8: long and mixed inputs match the byte-at-a-time reference", "[utf8]") {
+  // Bad bytes at every offset around the 8-byte ASCII scan, and random mixes of ASCII, valid
+  // multi-byte sequences and junk.
+  for (size_t at = 0; at < 20; ++at) {
+    std::string s(20, 'a');
+    s[at] = '\xff';
+    CHECK(sanitize_utf8(s) == sanitize_reference(s));
+    s[at] = '\xc3';  // a lead byte cut short, or followed by 'a'
+    CHECK(sanitize_utf8(s) == sanitize_reference(s));
+  }
+  uint32_t seed = 12345;
+  auto next = [&seed] { return (seed = seed * 1103515245u + 12345u) >> 16; };
+  const std::vector<std::string> pieces{"a", "path/to/x", " ", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                        "\x80", "\xff", "\xc3", "\xed\xa0\x80", "\xf4\x90", std::string(1, '\0')};
+  for (int round = 0; round < 2000; ++round) {
+    std::string s;
+    const int n = static_cast<int>(next() % 24);
+    for (int k = 0; k < n; ++k) s += pieces[next() % pieces.size()];
+    CHECK(sanitize_utf8(s) == sanitize_reference(s));
+  }
+}
+
 TEST_CASE("split_nul: items of a NUL-separated block", "[split_nul]") {
   bool truncated = true;
   CHECK(split_nul(""s, 10, &truncated).empty());

@@ -76,6 +76,19 @@ TEST_CASE("path components are reversed into an absolute path") {
   CHECK(join_path_components(std::string("a\xff", 2) + std::string(1, '\0')) == "/a\\xff");
 }
 
+TEST_CASE("path components: empty components are skipped, non-ASCII is sanitized, as before") {
+  CHECK(join_path_components(std::string("\0\0", 2)) == "/");
+  CHECK(join_path_components(std::string("b\0\0a", 4)) == "/a/b");  // unterminated last component
+  CHECK(join_path_components(std::string("f\xc3\xa9\0d\xff\0", 7)) == "/d\\xff/f\xc3\xa9");
+  std::string deep;
+  std::string expected;
+  for (int i = 0; i < 64; ++i) {
+    deep += "dir" + std::to_string(i) + std::string(1, '\0');
+    expected = "/dir" + std::to_string(i) + expected;
+  }
+  CHECK(join_path_components(deep) == expected);
+}
+
 TEST_CASE("errno names are symbolic") {
   CHECK(errno_name(2) == "ENOENT");
   CHECK(errno_name(13) == "EACCES");

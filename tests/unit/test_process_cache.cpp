@@ -4,6 +4,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <string>
+#include <vector>
+
 #include "proc_reader.h"
 #include "process_cache.h"
 
@@ -95,6 +98,99 @@ TEST_CASE("exited processes stay for their descendants' ancestry") {
   v1::Process p;
   CHECK(cache.fill_ancestry(20, 30, 8, p));
   CHECK(p.ancestry(0).exe() == "/bin/sh");
+}
+
+namespace {
+
+// The ancestry collect_ancestry_wire gives, parsed as a subscriber would.
+v1::Process parsed_ancestry(ProcessCache& cache, uint32_t ppid, uint64_t start, uint32_t depth, bool& complete) {
+  std::vector<const std::string*> parts;
+  complete = cache.collect_ancestry_wire(ppid, start, depth, parts);
+  std::string wire;
+  for (const std::string* part : parts) wire += *part;
+  v1::Process p;
+  REQUIRE(p.ParseFromString(wire));
+  return p;
+}
+
+bool same_ancestry(const v1::Process& a, const v1::Process& b) {
+  if (a.ancestry_size() != b.ancestry_size()) return false;
+  for (int i = 0; i < a.ancestry_size(); ++i)
+    if (a.ancestry(i).SerializeAsString() != b.ancestry(i).SerializeAsString()) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("ancestry in wire form is the ancestry fill_ancestry builds, in every case") {
+  ProcessCache cache(16);
+  cache.on_exec(exec_event(1, 0, 10, "/sbin/init"));
+  cache.on_exec(exec_event(20, 1, 20, "/usr/sbin/sshd"));
+  cache.on_exec(exec_event(30, 20, 30, "/usr/bin/bash"));
+  cache.on_exit(20, 20);
+  cache.on_exec(exec_event(40, 1, 500, "/stranger"));
+  struct Case {
+    uint32_t ppid;
+    uint64_t start;
+    uint32_t depth;
+  };
+  for (const Case& c : {Case{30, 40, 8}, Case{30, 40, 2}, Case{30, 40, 0}, Case{20, 25, 8}, Case{40, 100, 8},
+                        Case{99, 100, 8}, Case{0, 100, 8}}) {
+    for (int round = 0; round < 2; ++round) {  // built, then reused
+      v1::Process messages;
+      const bool message_complete = cache.fill_ancestry(c.ppid, c.start, c.depth, messages);
+      bool wire_complete = false;
+      const v1::Process wire = parsed_ancestry(cache, c.ppid, c.start, c.depth, wire_complete);
+      CHECK(wire_complete == message_complete);
+      CHECK(same_ancestry(wire, messages));
+    }
+  }
+}
+
+TEST_CASE("ancestry in wire form follows an exec, and a forked child is an ancestor in its own name") {
+  ProcessCache cache(16);
+  cache.on_exec(exec_event(1, 0, 10, "/sbin/init"));
+  cache.on_exec(exec_event(20, 1, 20, "/bin/sh"));
+  bool complete = false;
+  CHECK(parsed_ancestry(cache, 20, 30, 8, complete).ancestry(0).exe() == "/bin/sh");
+  cache.on_exec(exec_event(20, 1, 20, "/usr/bin/make"));  // same process, new image
+  CHECK(parsed_ancestry(cache, 20, 30, 8, complete).ancestry(0).exe() == "/usr/bin/make");
+
+  cache.on_fork(fork_event(20, 20, 21, 25));
+  const v1::Process p = parsed_ancestry(cache, 21, 30, 8, complete);
+  CHECK(complete);
+  REQUIRE(p.ancestry_size() == 3);
+  CHECK(p.ancestry(0).pid() == 21);
+  CHECK(p.ancestry(0).start_time_ns() == 1025);
+  CHECK(p.ancestry(0).exe() == "/usr/bin/make");
+  CHECK(p.ancestry(1).pid() == 20);
+}
+
+TEST_CASE("a process's image in wire form holds its tty, argv, cwd and env, and a forked child shares it") {
+  ProcessCache cache(16);
+  DecodedEvent exec = exec_event(10, 1, 100, "/usr/bin/bash");
+  auto& ep = *exec.event.mutable_process();
+  ep.set_tty("pts/1");
+  ep.set_argv_truncated(true);
+  (*ep.mutable_env())["LD_PRELOAD"] = "/x.so";
+  ep.set_env_truncated(true);
+  cache.on_exec(exec);
+  cache.on_fork(fork_event(10, 100, 11, 200));
+  for (uint32_t pid : {10u, 11u}) {
+    const CachedProcess* entry = cache.find(pid, pid == 10 ? 100 : 200);
+    REQUIRE(entry);
+    v1::Process image;
+    REQUIRE(image.ParseFromString(ProcessCache::image_wire(*entry)));
+    v1::Process expected;
+    expected.set_tty("pts/1");
+    expected.add_argv("/usr/bin/bash");
+    expected.add_argv("--flag");
+    expected.set_argv_truncated(true);
+    expected.set_cwd("/work");
+    (*expected.mutable_env())["LD_PRELOAD"] = "/x.so";
+    expected.set_env_truncated(true);
+    CHECK(image.SerializeAsString() == expected.SerializeAsString());
+  }
 }
 
 TEST_CASE("the LRU bound evicts the least recently used and counts it") {
