@@ -128,34 +128,67 @@ std::string Subscriber::stream_once(bool* started) {
   request.mutable_resume()->set_daemon_instance(resume->instance);
   request.mutable_resume()->set_seq(resume->seq);
   auto stub = v1::Sensor::NewStub(new_channel());
+  bool received = false;
+  std::optional<grpc::Status> status = call(*stub, request, /*batches=*/true, *resume, started, &received);
+  if (status && status->error_code() == grpc::StatusCode::UNIMPLEMENTED && !received) {
+    // A vajrad older than SubscribeBatches: the same stream, one event per message.
+    spdlog::info("vajrad on {} has no SubscribeBatches; subscribing event by event", socket_);
+    status = call(*stub, request, /*batches=*/false, *resume, started, &received);
+  }
+  if (!status) return "stopping";
+  if (status->ok()) return "vajrad ended the stream";
+  return "Subscribe on " + socket_ + ": " + status->error_message();
+}
+
+std::optional<grpc::Status> Subscriber::call(v1::Sensor::Stub& stub, const v1::SubscribeRequest& request,
+                                             bool batches, const Cursor& resume, bool* started, bool* received) {
   grpc::ClientContext context;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return "stopping";
+    if (stopping_) return std::nullopt;
     active_ = &context;
   }
-  auto reader = stub->Subscribe(&context, request);
+  // However the call ends (an exception included), stop() must not cancel it once it is gone.
+  struct Inactive {
+    Subscriber& self;
+    ~Inactive() {
+      std::lock_guard<std::mutex> lock(self.mu_);
+      self.active_ = nullptr;
+    }
+  } inactive{*this};
+
+  if (batches) {
+    auto reader = stub.SubscribeBatches(&context, request);
+    v1::EventBatch batch;
+    while (reader->Read(&batch)) {
+      *received = true;
+      for (const v1::Event& event : batch.events()) on_event(event, resume, started);
+    }
+    return reader->Finish();
+  }
+  auto reader = stub.Subscribe(&context, request);
   v1::Event event;
   while (reader->Read(&event)) {
-    switch (event.kind()) {
-      case v1::EVENT_KIND_STREAM_START:
-        *started = true;
-        on_stream_start(event.stream_start(), *resume);
-        break;
-      case v1::EVENT_KIND_LOSS:
-        if (event.seq() != 0) on_sequenced(event);
-        on_loss(event.loss());
-        break;
-      default:
-        on_sequenced(event);
-        break;
-    }
+    *received = true;
+    on_event(event, resume, started);
   }
-  const grpc::Status status = reader->Finish();
-  std::lock_guard<std::mutex> lock(mu_);
-  active_ = nullptr;
-  if (status.ok()) return "vajrad ended the stream";
-  return "Subscribe on " + socket_ + ": " + status.error_message();
+  return reader->Finish();
+}
+
+void Subscriber::on_event(const v1::Event& event, const Cursor& resume, bool* started) {
+  switch (event.kind()) {
+    case v1::EVENT_KIND_STREAM_START:
+      *started = true;
+      on_stream_start(event.stream_start(), resume);
+      break;
+    case v1::EVENT_KIND_LOSS:
+      if (event.seq() != 0) on_sequenced(event);
+      on_loss(event.loss());
+      break;
+    default:
+      on_sequenced(event);
+      break;
+  }
 }
 
 void Subscriber::on_stream_start(const v1::StreamStart& start, const Cursor& resume) {

@@ -75,8 +75,14 @@ class Subscriber {
 
  private:
   void run();
-  // One Subscribe call from connecting to the end of its stream; returns why it ended.
+  // One stream from connecting to its end; returns why it ended. It is a SubscribeBatches call (a
+  // vajrad older than that call gets a Subscribe call instead); either way each event is handled
+  // on its own, in stream order, and moves the cursor by itself.
   std::string stream_once(bool* started);
+  // One call of that stream; nullopt when stopping. `received`: whether any message came.
+  std::optional<grpc::Status> call(v1::Sensor::Stub& stub, const v1::SubscribeRequest& request, bool batches,
+                                   const Cursor& resume, bool* started, bool* received);
+  void on_event(const v1::Event& event, const Cursor& resume, bool* started);
   std::optional<Cursor> choose_resume(std::string* error);
   void on_stream_start(const v1::StreamStart& start, const Cursor& resume);
   void on_loss(const v1::LossEvent& loss);

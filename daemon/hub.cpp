@@ -138,6 +138,46 @@ EventPtr Subscription::next(std::chrono::milliseconds timeout) {
   return nullptr;
 }
 
+size_t Subscription::next_batch(std::vector<EventPtr>& out, size_t max_events, std::chrono::milliseconds timeout) {
+  // Loss events are made once the lock is released, as next() does: the publishing thread offers
+  // under this lock. Their slots are held by nullptr meanwhile.
+  struct Loss {
+    size_t at;
+    uint64_t count;
+    v1::EventKind kind;
+  };
+  std::vector<Loss> losses;
+  const size_t first = out.size();
+  max_events = std::max<size_t>(max_events, 1);
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [this] { return !queue_.empty() || pending_loss_ > 0 || closed_; });
+    while (out.size() - first < max_events) {
+      if (queue_.empty()) {
+        // The queue drained after drops: announce them now rather than when the next event comes.
+        if (pending_loss_ > 0) {
+          losses.push_back(Loss{out.size(), pending_loss_, pending_loss_kind_});
+          out.emplace_back();
+          pending_loss_ = 0;
+        }
+        break;
+      }
+      Queued& front = queue_.front();
+      if (front.lost_before > 0) {
+        losses.push_back(Loss{out.size(), front.lost_before, front.lost_kind});
+        out.emplace_back();
+        front.lost_before = 0;
+        continue;
+      }
+      if (front.event->kind() != v1::EVENT_KIND_STREAM_START) ++delivered_;
+      out.push_back(std::move(front.event));
+      queue_.pop_front();
+    }
+  }
+  for (const Loss& loss : losses) out[loss.at] = subscriber_loss(loss.count, loss.kind);
+  return out.size() - first;
+}
+
 void Subscription::close() {
   {
     std::lock_guard<std::mutex> lock(mu_);

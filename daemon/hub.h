@@ -35,6 +35,11 @@ class Subscription {
   // before the drops, before the first event queued after them. Returns nullptr on timeout or once
   // closed and drained.
   EventPtr next(std::chrono::milliseconds timeout);
+  // The same stream, taken several events at a time: waits up to `timeout` until anything is
+  // queued, then appends to `out` at once what is there, at most `max_events` (at least 1; Loss
+  // events included, in the same places next() would return them). Never waits for more. Returns
+  // how many were appended: 0 on timeout or once closed and drained.
+  size_t next_batch(std::vector<EventPtr>& out, size_t max_events, std::chrono::milliseconds timeout);
   void close();
   bool closed() const;
 

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include <google/protobuf/io/coded_stream.h>
 #include <grpc/grpc.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
@@ -40,6 +41,11 @@ constexpr std::chrono::milliseconds kIdleCheck{250};
 constexpr std::chrono::milliseconds kShutdownGrace{500};
 // How long the accept loop rests after accept() failed for lack of fds or memory.
 constexpr std::chrono::milliseconds kAcceptBackoff{500};
+// A SubscribeBatches message carries at most this many events, and stops before this many bytes
+// (an event larger than that goes alone). Either bound is far above what one message needs to make
+// a gRPC write cheap per event, and the bytes keep a batch well under any client's receive limit.
+constexpr size_t kBatchEvents = 256;
+constexpr size_t kBatchBytes = 1 << 20;
 // Filters run for every event on the publishing thread; huge ones would slow every subscriber.
 constexpr int kMaxFilterEntries = 256;
 // Requests are filters; anything bigger is not one.
@@ -205,6 +211,68 @@ std::optional<uint64_t> socket_inode(int fd) {
   return st.st_ino;
 }
 
+// What one turn of a stream's loop did.
+enum class Delivery {
+  kIdle,  // nothing queued within kIdleCheck (or the subscription closed and drained)
+  kSent,
+  kGone,  // the write failed: the client has gone or the call was cancelled
+};
+
+// Serialized size of an event inside an EventBatch (tag, length, body), for the batch's byte bound.
+// Events are immutable once published, so a size cached by the hub (or by an earlier batch) holds.
+size_t size_in_batch(const v1::Event& event) {
+  const int cached = event.GetCachedSize();
+  const size_t body = cached > 0 ? static_cast<size_t>(cached) : event.ByteSizeLong();
+  return 1 + google::protobuf::io::CodedOutputStream::VarintSize64(body) + body;
+}
+
+// Sends a subscription's events as EventBatch messages. The events are shared with the hub and
+// other subscribers, so a batch borrows them rather than copying each one: they are added to the
+// message by pointer and taken out again, undeleted, before the message is cleared or destroyed.
+class BatchWriter {
+ public:
+  explicit BatchWriter(grpc::ServerWriter<v1::EventBatch>* writer) : writer_(writer) {
+    events_.reserve(kBatchEvents);
+  }
+  ~BatchWriter() { release(); }
+  BatchWriter(const BatchWriter&) = delete;
+  BatchWriter& operator=(const BatchWriter&) = delete;
+
+  // Sends whatever is queued now (waiting up to kIdleCheck for something), in as few messages as the
+  // byte bound allows.
+  Delivery deliver(Subscription& subscription) {
+    events_.clear();
+    if (subscription.next_batch(events_, kBatchEvents, kIdleCheck) == 0) return Delivery::kIdle;
+    size_t i = 0;
+    while (i < events_.size()) {
+      size_t bytes = 0;
+      for (; i < events_.size(); ++i) {
+        const size_t size = size_in_batch(*events_[i]);
+        if (batch_.events_size() > 0 && bytes + size > kBatchBytes) break;
+        // Serializing only reads the event (its cached sizes are atomics).
+        batch_.mutable_events()->UnsafeArenaAddAllocated(const_cast<v1::Event*>(events_[i].get()));
+        bytes += size;
+      }
+      const bool written = writer_->Write(batch_);
+      release();
+      if (!written) return Delivery::kGone;
+    }
+    events_.clear();
+    return Delivery::kSent;
+  }
+
+ private:
+  // Takes the borrowed events out of the message without deleting them.
+  void release() {
+    auto* events = batch_.mutable_events();
+    if (!events->empty()) events->UnsafeArenaExtractSubrange(0, events->size(), nullptr);
+  }
+
+  grpc::ServerWriter<v1::EventBatch>* const writer_;
+  std::vector<EventPtr> events_;  // keeps the borrowed events alive while the message holds them
+  v1::EventBatch batch_;
+};
+
 }  // namespace
 
 class Server::SensorService final : public v1::Sensor::Service {
@@ -213,27 +281,18 @@ class Server::SensorService final : public v1::Sensor::Service {
 
   grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest* request,
                          grpc::ServerWriter<v1::Event>* writer) override {
-    if (grpc::Status status = validate(*request); !status.ok()) return status;
-    const int fd = connection_fd(context->peer()).value_or(-1);
-    {
-      // Checked under the lock that stop() takes to cancel streams, so none slips past it.
-      std::lock_guard<std::mutex> lock(server_.streams_mu_);
-      if (server_.stopping_) return kStopping;
-      server_.streams_.emplace(context, fd);
-    }
-    // Leaves the list however stream() ends, so that stop() never waits for a stream gone.
-    struct Deregister {
-      Server& server;
-      grpc::ServerContext* context;
-      ~Deregister() {
-        {
-          std::lock_guard<std::mutex> lock(server.streams_mu_);
-          server.streams_.erase(context);
-        }
-        server.streams_ended_.notify_all();
-      }
-    } deregister{server_, context};
-    return stream(context, fd, *request, writer);
+    return serve(context, *request, [writer](Subscription& subscription) {
+      const EventPtr event = subscription.next(kIdleCheck);
+      if (!event) return Delivery::kIdle;
+      return writer->Write(*event) ? Delivery::kSent : Delivery::kGone;
+    });
+  }
+
+  grpc::Status SubscribeBatches(grpc::ServerContext* context, const v1::SubscribeRequest* request,
+                                grpc::ServerWriter<v1::EventBatch>* writer) override {
+    BatchWriter batches(writer);
+    return serve(context, *request,
+                 [&batches](Subscription& subscription) { return batches.deliver(subscription); });
   }
 
   grpc::Status Status(grpc::ServerContext*, const v1::StatusRequest*,
@@ -254,9 +313,36 @@ class Server::SensorService final : public v1::Sensor::Service {
   }
 
  private:
-  // Hands the subscriber its events until it leaves or the server stops.
+  // Registers a stream (so that stop() can end it), and hands the subscriber its events through
+  // `deliver` until it leaves or the server stops.
+  template <typename Deliver>
+  grpc::Status serve(grpc::ServerContext* context, const v1::SubscribeRequest& request, Deliver deliver) {
+    if (grpc::Status status = validate(request); !status.ok()) return status;
+    const int fd = connection_fd(context->peer()).value_or(-1);
+    {
+      // Checked under the lock that stop() takes to cancel streams, so none slips past it.
+      std::lock_guard<std::mutex> lock(server_.streams_mu_);
+      if (server_.stopping_) return kStopping;
+      server_.streams_.emplace(context, fd);
+    }
+    // Leaves the list however stream() ends, so that stop() never waits for a stream gone.
+    struct Deregister {
+      Server& server;
+      grpc::ServerContext* context;
+      ~Deregister() {
+        {
+          std::lock_guard<std::mutex> lock(server.streams_mu_);
+          server.streams_.erase(context);
+        }
+        server.streams_ended_.notify_all();
+      }
+    } deregister{server_, context};
+    return stream(context, fd, request, deliver);
+  }
+
+  template <typename Deliver>
   grpc::Status stream(grpc::ServerContext* context, int fd, const v1::SubscribeRequest& request,
-                      grpc::ServerWriter<v1::Event>* writer) {
+                      Deliver& deliver) {
     const std::optional<Peer> peer = server_.peer_of(fd);
     if (!peer) spdlog::warn("subscriber on unknown connection '{}'", context->peer());
     const uint32_t uid = peer ? peer->uid : kUnknownId;
@@ -270,14 +356,14 @@ class Server::SensorService final : public v1::Sensor::Service {
         result = kStopping;
         break;
       }
-      const EventPtr event = subscription->next(kIdleCheck);
-      if (!event) {
+      const Delivery delivery = deliver(*subscription);
+      if (delivery == Delivery::kIdle) {
         if (!subscription->closed()) continue;
         result = kStopping;
         break;
       }
-      // Fails once the client has gone or the call was cancelled.
-      if (!writer->Write(*event)) break;
+      // A failed write means the client has gone or the call was cancelled.
+      if (delivery == Delivery::kGone) break;
     }
 
     server_.hub_.unsubscribe(subscription);

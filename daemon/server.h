@@ -71,7 +71,7 @@ class Server {
   std::atomic<uint64_t> refused_{0};
   std::mutex streams_mu_;
   std::condition_variable streams_ended_;
-  // Subscribe calls in progress, with their connection's fd (-1 when not known).
+  // Subscribe and SubscribeBatches calls in progress, with their connection's fd (-1 when not known).
   std::unordered_map<grpc::ServerContext*, int> streams_;
   mutable std::mutex peers_mu_;
   std::unordered_map<int, Peer> peers_;  // by connection fd; an entry is replaced when the fd is reused

@@ -294,32 +294,52 @@ int report_failure(const Options& options, const grpc::Status& status, bool stre
   return kExitFailed;
 }
 
+// Hands the events of one message of either stream to `on_event`, in order, until it returns an
+// exit code.
+template <typename OnEvent>
+std::optional<int> each_event(const vajra::v1::Event& event, OnEvent& on_event) {
+  return on_event(event);
+}
+template <typename OnEvent>
+std::optional<int> each_event(const vajra::v1::EventBatch& batch, OnEvent& on_event) {
+  for (const vajra::v1::Event& event : batch.events()) {
+    if (const std::optional<int> stop = on_event(event)) return stop;
+  }
+  return std::nullopt;
+}
+
+// One call's stream (Subscribe or SubscribeBatches), each event handed to `on_event` in stream
+// order. Returns an exit code when `on_event` ended it early (the call is cancelled on our side);
+// otherwise sets `status` to how the call ended.
+template <typename Message, typename OnEvent>
+std::optional<int> follow(grpc::ClientContext& context, grpc::ClientReader<Message>& reader,
+                          bool& received_any, OnEvent& on_event, grpc::Status& status) {
+  Message message;
+  while (reader.Read(&message)) {
+    received_any = true;
+    if (const std::optional<int> stop = each_event(message, on_event)) {
+      context.TryCancel();
+      reader.Finish();
+      return stop;
+    }
+  }
+  status = reader.Finish();
+  return std::nullopt;
+}
+
 int run_events(const Options& options, vajra::v1::Sensor::Stub& stub) {
-  grpc::ClientContext context;
-  CancelOnInterrupt cancel_on_interrupt(context);
-  std::unique_ptr<grpc::ClientReader<vajra::v1::Event>> reader =
-      stub.Subscribe(&context, options.filter);
-
-  // Ends the call early, on our side.
-  auto hang_up = [&](int exit_code) {
-    context.TryCancel();
-    reader->Finish();
-    return exit_code;
-  };
-
-  vajra::v1::Event event;
   std::string line;
   bool received_any = false;
   uint64_t counted = 0;
-  while (reader->Read(&event)) {
-    received_any = true;
+  // Prints one event; returns an exit code when output must stop.
+  auto on_event = [&](const vajra::v1::Event& event) -> std::optional<int> {
     if (event.kind() == vajra::v1::EVENT_KIND_STREAM_START) {
       // Where the stream starts is for people watching; the output stays one line per event.
       if (!options.json && isatty(STDERR_FILENO))
         std::fprintf(stderr, "vajractl: streaming from vajrad run %s (next seq %llu)\n",
                      event.stream_start().daemon_instance().c_str(),
                      static_cast<unsigned long long>(event.stream_start().next_seq()));
-      continue;
+      return std::nullopt;
     }
     line.clear();
     if (options.json) {
@@ -328,19 +348,35 @@ int run_events(const Options& options, vajra::v1::Sensor::Stub& stub) {
       } catch (const std::exception& e) {
         std::fprintf(stderr, "vajractl: event %llu: %s\n",
                      static_cast<unsigned long long>(event.seq()), e.what());
-        continue;
+        return std::nullopt;
       }
     } else {
       vajra::ctl::append_event_text(event, line);
     }
     line += '\n';
-    if (const std::optional<int> stop = write_out(line)) return hang_up(*stop);
+    if (const std::optional<int> stop = write_out(line)) return stop;
     if (event.kind() != vajra::v1::EVENT_KIND_LOSS && options.count > 0 &&
         ++counted == options.count) {
-      return hang_up(kExitOk);
+      return kExitOk;
     }
+    return std::nullopt;
+  };
+
+  grpc::Status status;
+  {
+    // Several events per message: far cheaper for vajrad than one write per event.
+    grpc::ClientContext context;
+    CancelOnInterrupt cancel_on_interrupt(context);
+    const auto reader = stub.SubscribeBatches(&context, options.filter);
+    if (const auto stop = follow(context, *reader, received_any, on_event, status)) return *stop;
   }
-  const grpc::Status status = reader->Finish();
+  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED && !received_any && !g_interrupted) {
+    // A vajrad older than SubscribeBatches: the same events, one per message.
+    grpc::ClientContext context;
+    CancelOnInterrupt cancel_on_interrupt(context);
+    const auto reader = stub.Subscribe(&context, options.filter);
+    if (const auto stop = follow(context, *reader, received_any, on_event, status)) return *stop;
+  }
   if (g_interrupted) return options.count > 0 ? kExitInterrupted : kExitOk;
   return report_failure(options, status, received_any);
 }

@@ -1,4 +1,5 @@
-// vbench-consumer: the benchmark's subscriber. Holds one Subscribe stream on vajrad (every kind),
+// vbench-consumer: the benchmark's subscriber. Holds one SubscribeBatches stream on vajrad (every kind;
+// `--api subscribe` for the one-event-per-message Subscribe stream, e.g. to compare the two),
 // counts delivered events per kind, measures kernel-to-subscriber latency (CLOCK_BOOTTIME now minus
 // the event's ktime_ns) and reads Status, so the harness needs no gRPC of its own.
 //
@@ -84,42 +85,40 @@ struct Window {
   std::map<std::string, uint64_t> attributed;  // per kind, events of the workload's process tree
   std::map<std::string, uint64_t> lost;        // per place, from Loss events in the stream
   std::vector<uint32_t> latency_us;
-  uint64_t messages = 0;
+  uint64_t messages = 0;       // events of every kind
+  uint64_t grpc_messages = 0;  // stream messages they came in (one per event on Subscribe)
 };
 
 class Consumer {
  public:
-  Consumer(std::shared_ptr<grpc::Channel> channel, std::string attribute_exe)
-      : stub_(v1::Sensor::NewStub(channel)), attribute_exe_(std::move(attribute_exe)) {}
+  Consumer(std::shared_ptr<grpc::Channel> channel, std::string attribute_exe, bool batches)
+      : stub_(v1::Sensor::NewStub(channel)), attribute_exe_(std::move(attribute_exe)), batches_(batches) {}
 
   void run_stream() {
     v1::SubscribeRequest request;  // every kind
     context_ = std::make_unique<grpc::ClientContext>();
-    auto reader = stub_->Subscribe(context_.get(), request);
-    v1::Event event;
-    while (reader->Read(&event)) {
-      const uint64_t now = boot_ns();
-      std::lock_guard<std::mutex> lock(mu_);
-      ++window_.messages;
-      if (event.seq() > last_seq_) last_seq_ = event.seq();
-      const std::string kind = kind_name(event.kind());
-      // Named, not numbered: the stream-start message is newer than some builds of the API.
-      if (kind == "STREAM_START") {
-        started_ = true;
-        continue;
+    grpc::Status status;
+    if (batches_) {
+      auto reader = stub_->SubscribeBatches(context_.get(), request);
+      v1::EventBatch batch;
+      while (reader->Read(&batch)) {
+        const uint64_t now = boot_ns();
+        std::lock_guard<std::mutex> lock(mu_);
+        ++window_.grpc_messages;
+        for (const v1::Event& event : batch.events()) take(event, now);
       }
-      if (event.has_loss()) {
-        window_.lost[place_name(event.loss().place())] += event.loss().count();
-        continue;
+      status = reader->Finish();
+    } else {
+      auto reader = stub_->Subscribe(context_.get(), request);
+      v1::Event event;
+      while (reader->Read(&event)) {
+        const uint64_t now = boot_ns();
+        std::lock_guard<std::mutex> lock(mu_);
+        ++window_.grpc_messages;
+        take(event, now);
       }
-      ++window_.delivered[kind];
-      if (attributed(event)) ++window_.attributed[kind];
-      if (event.ktime_ns() > 0 && now >= event.ktime_ns()) {
-        const uint64_t us = (now - event.ktime_ns()) / 1000;
-        window_.latency_us.push_back(static_cast<uint32_t>(std::min<uint64_t>(us, UINT32_MAX)));
-      }
+      status = reader->Finish();
     }
-    const grpc::Status status = reader->Finish();
     std::lock_guard<std::mutex> lock(mu_);
     stream_ended_ = true;
     stream_error_ = status.ok() ? "stream ended" : status.error_message();
@@ -238,6 +237,8 @@ class Consumer {
     out << "{\"ok\":true,\"drained\":" << (drained ? "true" : "false") << ",\"drain_ms\":" << drain_ms
         << ",\"stream_ended\":" << (ended ? "true" : "false") << ",\"stream_error\":" << json_string(stream_error)
         << ",\"status_error\":" << json_string(error) << ",\"messages\":" << w.messages
+        << ",\"api\":" << (batches_ ? "\"SubscribeBatches\"" : "\"Subscribe\"")
+        << ",\"grpc_messages\":" << w.grpc_messages
         << ",\"delivered\":" << json_map(w.delivered) << ",\"attributed\":" << json_map(w.attributed)
         << ",\"loss_events\":" << json_map(w.lost) << ",\"latency_ms\":{\"samples\":" << w.latency_us.size()
         << ",\"p50\":" << pct(0.50) << ",\"p90\":" << pct(0.90) << ",\"p99\":" << pct(0.99)
@@ -251,6 +252,28 @@ class Consumer {
   }
 
  private:
+  // One event of the stream, received at `now` (CLOCK_BOOTTIME); mu_ is held.
+  void take(const v1::Event& event, uint64_t now) {
+    ++window_.messages;
+    if (event.seq() > last_seq_) last_seq_ = event.seq();
+    const std::string kind = kind_name(event.kind());
+    // Named, not numbered: the stream-start message is newer than some builds of the API.
+    if (kind == "STREAM_START") {
+      started_ = true;
+      return;
+    }
+    if (event.has_loss()) {
+      window_.lost[place_name(event.loss().place())] += event.loss().count();
+      return;
+    }
+    ++window_.delivered[kind];
+    if (attributed(event)) ++window_.attributed[kind];
+    if (event.ktime_ns() > 0 && now >= event.ktime_ns()) {
+      const uint64_t us = (now - event.ktime_ns()) / 1000;
+      window_.latency_us.push_back(static_cast<uint32_t>(std::min<uint64_t>(us, UINT32_MAX)));
+    }
+  }
+
   bool attributed(const v1::Event& event) const {
     if (attribute_exe_.empty() || !event.has_process()) return false;
     const v1::Process& p = event.process();
@@ -263,6 +286,7 @@ class Consumer {
   std::unique_ptr<v1::Sensor::Stub> stub_;
   std::unique_ptr<grpc::ClientContext> context_;
   const std::string attribute_exe_;
+  const bool batches_;
   std::mutex mu_;
   Window window_;
   uint64_t last_seq_ = 0;
@@ -277,20 +301,26 @@ class Consumer {
 
 int main(int argc, char** argv) {
   std::string socket = "/run/vajra/vajra.sock", attribute_exe;
+  bool batches = true;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    const std::string value = i + 1 < argc ? argv[i + 1] : "";
     if (arg == "--socket" && i + 1 < argc) {
       socket = argv[++i];
     } else if (arg == "--attribute-exe" && i + 1 < argc) {
       attribute_exe = argv[++i];
+    } else if (arg == "--api" && (value == "batches" || value == "subscribe")) {
+      batches = value == "batches";
+      ++i;
     } else {
-      std::fprintf(stderr, "usage: vbench-consumer [--socket PATH] [--attribute-exe PATH]\n");
+      std::fprintf(stderr,
+                   "usage: vbench-consumer [--socket PATH] [--attribute-exe PATH] [--api batches|subscribe]\n");
       return 2;
     }
   }
   signal(SIGPIPE, SIG_IGN);
   auto channel = grpc::CreateChannel("unix://" + socket, grpc::InsecureChannelCredentials());
-  Consumer consumer(channel, attribute_exe);
+  Consumer consumer(channel, attribute_exe, batches);
   std::thread reader([&] { consumer.run_stream(); });
   const bool started = consumer.wait_started(10);
   std::cout << "{\"ok\":" << (started ? "true" : "false") << ",\"ready\":true}" << std::endl;

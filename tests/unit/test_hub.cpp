@@ -1,13 +1,23 @@
-// Fan-out: subscriber filters, bounded queues with counted and announced loss, closing.
+// Fan-out: subscriber filters, bounded queues with counted and announced loss, closing; and the
+// gRPC streams the server makes of them (Subscribe, SubscribeBatches), on a private socket.
 #include <catch2/catch.hpp>
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <future>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <grpcpp/grpcpp.h>
+
 #include "hub.h"
+#include "server.h"
+#include "vajra/v1/vajra.grpc.pb.h"
 
 using namespace vajra;
 using namespace std::chrono_literals;
@@ -378,4 +388,434 @@ TEST_CASE("a replay longer than the subscriber queue is delivered whole") {
   REQUIRE(events.size() == 21);
   CHECK(events.back()->seq() == 20);
   CHECK(subscription->status().dropped() == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// next_batch: what SubscribeBatches sends, several events per message.
+
+namespace {
+
+// One batch, without waiting when nothing is queued.
+std::vector<EventPtr> batch_of(Subscription& subscription, size_t max_events) {
+  std::vector<EventPtr> events;
+  subscription.next_batch(events, max_events, 0ms);
+  return events;
+}
+
+// How a stream looks to a consumer: seq, or the loss it announces, per event.
+std::string describe_stream(const std::vector<EventPtr>& events) {
+  std::string text;
+  for (const EventPtr& event : events) {
+    if (event->kind() == v1::EVENT_KIND_LOSS) {
+      text += "loss(" + std::to_string(event->loss().place()) + "," + std::to_string(event->loss().count()) + "," +
+              std::to_string(event->loss().kind()) + ") ";
+    } else if (event->kind() == v1::EVENT_KIND_STREAM_START) {
+      text += "start ";
+    } else {
+      text += std::to_string(event->seq()) + " ";
+    }
+  }
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("next_batch takes everything queued at once, StreamStart first, in stream order") {
+  Hub hub(64, 0, 1 << 20, "run-a");
+  auto subscription = hub.subscribe(v1::SubscribeRequest(), 0, 1);
+  for (int i = 0; i < 5; ++i) hub.publish(exec_event(1));
+
+  std::vector<EventPtr> events;
+  REQUIRE(subscription->next_batch(events, 256, 0ms) == 6);
+  CHECK(events[0]->kind() == v1::EVENT_KIND_STREAM_START);
+  CHECK(seqs_of({events.begin() + 1, events.end()}) == std::vector<uint64_t>{1, 2, 3, 4, 5});
+  CHECK(subscription->status().delivered() == 5);  // StreamStart is not an event delivered
+  CHECK(subscription->status().queue_depth() == 0);
+  CHECK(batch_of(*subscription, 256).empty());
+}
+
+TEST_CASE("next_batch appends to what the caller holds") {
+  Hub hub(64, 0, 1 << 20, "run-a");
+  auto subscription = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
+  hub.publish(exec_event(1));
+  std::vector<EventPtr> events{nullptr};
+  CHECK(subscription->next_batch(events, 256, 0ms) == 1);
+  REQUIRE(events.size() == 2);
+  CHECK(events[1]->seq() == 1);
+}
+
+TEST_CASE("next_batch takes at most max_events; the rest comes with the next batch") {
+  Hub hub(64, 0, 1 << 20, "run-a");
+  auto subscription = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
+  for (int i = 0; i < 7; ++i) hub.publish(exec_event(1));
+  CHECK(seqs_of(batch_of(*subscription, 3)) == std::vector<uint64_t>{1, 2, 3});
+  CHECK(seqs_of(batch_of(*subscription, 3)) == std::vector<uint64_t>{4, 5, 6});
+  CHECK(seqs_of(batch_of(*subscription, 3)) == std::vector<uint64_t>{7});
+  CHECK(seqs_of(batch_of(*subscription, 0)).empty());  // 0 is taken as 1: nothing left anyway
+  hub.publish(exec_event(1));
+  CHECK(seqs_of(batch_of(*subscription, 0)) == std::vector<uint64_t>{8});
+}
+
+TEST_CASE("next_batch does not wait for a batch to fill") {
+  Hub hub(64, 0, 1 << 20, "run-a");
+  auto subscription = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
+  hub.publish(exec_event(1));
+  // One event queued, room for 256, an hour to wait: it returns with the one at once.
+  auto taken = std::async(std::launch::async, [&] {
+    std::vector<EventPtr> events;
+    subscription->next_batch(events, 256, 1h);
+    return events;
+  });
+  REQUIRE(taken.wait_for(10s) == std::future_status::ready);
+  CHECK(seqs_of(taken.get()) == std::vector<uint64_t>{1});
+
+  // Waiting on an empty queue: the first event published wakes it.
+  auto waiting = std::async(std::launch::async, [&] {
+    std::vector<EventPtr> events;
+    subscription->next_batch(events, 256, 1h);
+    return events;
+  });
+  std::this_thread::sleep_for(50ms);
+  hub.publish(exec_event(1));
+  REQUIRE(waiting.wait_for(10s) == std::future_status::ready);
+  const auto events = waiting.get();
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.front()->seq() == 2);
+}
+
+TEST_CASE("next_batch puts a loss where the events are missing, between the events around it") {
+  Hub hub(2, 0, 1 << 20, "run-a");
+  auto subscription = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
+  hub.publish(exec_event(1));                                            // seq 1, queued
+  hub.publish(exec_event(1));                                            // seq 2, queued
+  hub.publish(exec_event(1));                                            // seq 3, dropped
+  hub.publish(process_event(v1::EVENT_KIND_EXIT, 1, "/usr/bin/true"));  // seq 4, dropped
+  REQUIRE(seqs_of(batch_of(*subscription, 1)) == std::vector<uint64_t>{1});
+  hub.publish(exec_event(1));  // seq 5, queued behind seq 2
+  hub.publish(exec_event(1));  // seq 6, dropped after seq 5
+
+  const auto batch = batch_of(*subscription, 256);
+  REQUIRE(batch.size() == 4);
+  CHECK(batch[0]->seq() == 2);
+  CHECK(batch[1]->kind() == v1::EVENT_KIND_LOSS);
+  CHECK(batch[1]->loss().place() == v1::LOSS_PLACE_SUBSCRIBER);
+  CHECK(batch[1]->loss().count() == 2);
+  CHECK(batch[1]->loss().kind() == v1::EVENT_KIND_UNSPECIFIED);
+  CHECK(batch[2]->seq() == 5);
+  // The queue drained after a drop: announced at the end of this batch, not held back.
+  CHECK(batch[3]->kind() == v1::EVENT_KIND_LOSS);
+  CHECK(batch[3]->loss().count() == 1);
+  CHECK(batch[3]->loss().kind() == v1::EVENT_KIND_EXEC);
+  CHECK(batch_of(*subscription, 256).empty());
+  CHECK(subscription->status().delivered() == 3);
+  CHECK(subscription->status().dropped() == 3);
+}
+
+TEST_CASE("a loss takes a place in the batch like an event") {
+  Hub hub(1, 0, 1 << 20, "run-a");
+  auto subscription = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
+  hub.publish(exec_event(1));  // seq 1, queued
+  hub.publish(exec_event(1));  // seq 2, dropped
+  REQUIRE(seqs_of(batch_of(*subscription, 1)) == std::vector<uint64_t>{1});
+  hub.publish(exec_event(1));  // seq 3, queued with the loss of seq 2 before it
+  const auto loss = batch_of(*subscription, 1);
+  REQUIRE(loss.size() == 1);
+  CHECK(loss[0]->kind() == v1::EVENT_KIND_LOSS);
+  CHECK(loss[0]->loss().count() == 1);
+  CHECK(seqs_of(batch_of(*subscription, 1)) == std::vector<uint64_t>{3});
+}
+
+TEST_CASE("batches of any size give the stream next() gives, drops and all") {
+  // Two subscribers see the same publishes and drops; one is read event by event, the other in
+  // batches of a size that changes from read to read.
+  Hub hub(8, 0, 1 << 20, "run-a");
+  auto single = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
+  auto batched = subscribe_live(hub, v1::SubscribeRequest(), 0, 2);
+  std::vector<EventPtr> by_next, by_batch;
+  const std::vector<size_t> sizes{1, 3, 256, 2, 5, 1, 8, 4};
+  uint64_t round = 0;
+  for (int burst : {3, 12, 1, 9, 20, 2, 8, 15, 4, 30}) {
+    for (int i = 0; i < burst; ++i) {
+      hub.publish(i % 3 == 0 ? process_event(v1::EVENT_KIND_EXIT, 1, "/bin/x") : exec_event(1));
+    }
+    // Each reads as much as its batch size allows: the same number of stream entries for both.
+    const size_t size = sizes[round++ % sizes.size()];
+    std::vector<EventPtr> batch;
+    batched->next_batch(batch, size, 0ms);
+    for (const EventPtr& event : batch) by_batch.push_back(event);
+    for (size_t i = 0; i < batch.size(); ++i) by_next.push_back(single->next(0ms));
+  }
+  for (const EventPtr& event : drain(*single)) by_next.push_back(event);
+  for (std::vector<EventPtr> batch; batched->next_batch(batch, 3, 0ms) > 0; batch.clear()) {
+    for (const EventPtr& event : batch) by_batch.push_back(event);
+  }
+  CHECK(describe_stream(by_batch) == describe_stream(by_next));
+  CHECK(batched->status().dropped() == single->status().dropped());
+  CHECK(batched->status().dropped() > 0);
+  CHECK(batched->status().delivered() == single->status().delivered());
+}
+
+TEST_CASE("a resuming subscriber's batches carry StreamStart, the replay, then live events") {
+  Hub hub(64, 100, 1 << 20, "run-a");
+  for (int i = 0; i < 20; ++i) hub.publish(exec_event(1));  // seqs 1..20
+  auto subscription = hub.subscribe(resume_from("run-a", 5), 0, 1);
+  hub.publish(exec_event(1));  // seq 21: live, queued behind the replay
+  const auto first = batch_of(*subscription, 10);
+  REQUIRE(first.size() == 10);
+  CHECK(first[0]->stream_start().replayed() == 15);
+  CHECK(seqs_of({first.begin() + 1, first.end()}) == std::vector<uint64_t>{6, 7, 8, 9, 10, 11, 12, 13, 14});
+  CHECK(seqs_of(batch_of(*subscription, 256)) == std::vector<uint64_t>{15, 16, 17, 18, 19, 20, 21});
+  CHECK(subscription->status().dropped() == 0);
+}
+
+TEST_CASE("close_all ends next_batch for waiting subscribers after their backlog") {
+  Hub hub(8, 0, 1 << 20, "run-a");
+  auto waiting = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
+  auto with_backlog = subscribe_live(hub, v1::SubscribeRequest(), 0, 2);
+  hub.publish(exec_event(1));
+  REQUIRE(batch_of(*waiting, 256).size() == 1);
+
+  auto waited = std::async(std::launch::async, [&] {
+    std::vector<EventPtr> events;
+    return waiting->next_batch(events, 256, 1h);
+  });
+  std::this_thread::sleep_for(50ms);
+  hub.close_all();
+  REQUIRE(waited.wait_for(10s) == std::future_status::ready);
+  CHECK(waited.get() == 0);  // woken by the close, not by its hour-long timeout
+
+  std::vector<EventPtr> events;
+  CHECK(with_backlog->next_batch(events, 256, 1h) == 1);
+  CHECK(with_backlog->next_batch(events, 256, 1h) == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server's streams, in process: a Server on a private socket, fed through its hub.
+
+namespace {
+
+constexpr size_t kBatchEvents = 256;    // daemon/server.cpp
+constexpr size_t kBatchBytes = 1 << 20;
+
+class LocalServer {
+ public:
+  LocalServer(size_t queue, size_t replay) : hub_(queue, replay, size_t{1} << 30, "run-s") {
+    char pattern[] = "/tmp/vajra-unit-XXXXXX";
+    REQUIRE(mkdtemp(pattern) != nullptr);
+    dir_ = pattern;
+    SocketConfig config;
+    config.path = socket_path();
+    config.allow_uids = {getuid()};
+    server_ = std::make_unique<Server>(config, hub_, [] { return v1::StatusResponse(); });
+    server_->start();
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetMaxReceiveMessageSize(-1);
+    stub_ = v1::Sensor::NewStub(
+        grpc::CreateCustomChannel("unix:" + config.path, grpc::InsecureChannelCredentials(), args));
+  }
+  ~LocalServer() {
+    server_->stop();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  Hub& hub() { return hub_; }
+  std::string socket_path() const { return dir_ + "/vajra.sock"; }
+  Server& server() { return *server_; }
+  v1::Sensor::Stub& stub() { return *stub_; }
+
+  // Waits until the hub has `n` subscriptions, so that what is published next reaches them.
+  void wait_subscribers(size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (hub_.subscribers().size() < n) {
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+
+ private:
+  Hub hub_;
+  std::string dir_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<v1::Sensor::Stub> stub_;
+};
+
+// One call of either stream, read on the test's thread with a deadline that ends a hung test.
+struct Call {
+  grpc::ClientContext context;
+  Call() { context.set_deadline(std::chrono::system_clock::now() + 60s); }
+  ~Call() { context.TryCancel(); }
+};
+
+// Reads batches until `n` events have come; returns the batches.
+std::vector<v1::EventBatch> read_batches(grpc::ClientReader<v1::EventBatch>& reader, size_t n) {
+  std::vector<v1::EventBatch> batches;
+  size_t events = 0;
+  v1::EventBatch batch;
+  while (events < n && reader.Read(&batch)) {
+    events += static_cast<size_t>(batch.events_size());
+    batches.push_back(batch);
+  }
+  return batches;
+}
+
+std::vector<v1::Event> flatten(const std::vector<v1::EventBatch>& batches) {
+  std::vector<v1::Event> events;
+  for (const auto& batch : batches) events.insert(events.end(), batch.events().begin(), batch.events().end());
+  return events;
+}
+
+}  // namespace
+
+TEST_CASE("server: SubscribeBatches streams what Subscribe streams, at most 256 events per message") {
+  LocalServer local(64, 4096);
+  constexpr uint64_t kRetained = 1000;
+  for (uint64_t i = 0; i < kRetained; ++i) local.hub().publish(exec_event(static_cast<uint32_t>(i)));
+
+  Call batched, single;
+  const v1::SubscribeRequest request = resume_from("run-s", 0);
+  auto batches_reader = local.stub().SubscribeBatches(&batched.context, request);
+  auto events_reader = local.stub().Subscribe(&single.context, request);
+
+  // StreamStart, then the replay: all of it queued at once, so the batches come full.
+  const auto batches = read_batches(*batches_reader, kRetained + 1);
+  const auto events = flatten(batches);
+  REQUIRE(events.size() == kRetained + 1);
+  CHECK(events[0].kind() == v1::EVENT_KIND_STREAM_START);
+  CHECK(events[0].stream_start().replayed() == kRetained);
+  for (uint64_t i = 1; i <= kRetained; ++i) REQUIRE(events[i].seq() == i);
+  CHECK(batches.size() >= (kRetained + 1 + kBatchEvents - 1) / kBatchEvents);
+  CHECK(batches.front().events_size() == static_cast<int>(kBatchEvents));
+  for (const auto& batch : batches) {
+    CHECK(batch.events_size() > 0);
+    CHECK(batch.events_size() <= static_cast<int>(kBatchEvents));
+  }
+
+  std::vector<v1::Event> singles;
+  v1::Event event;
+  while (singles.size() < kRetained + 1 && events_reader->Read(&event)) singles.push_back(event);
+  REQUIRE(singles.size() == kRetained + 1);
+  // The same StreamStart (but for its time: two subscriptions), then the same events, byte for byte.
+  CHECK(singles[0].stream_start().SerializeAsString() == events[0].stream_start().SerializeAsString());
+  for (size_t i = 1; i < singles.size(); ++i) REQUIRE(singles[i].SerializeAsString() == events[i].SerializeAsString());
+
+  // Live: one event published is one batch of one, sent without waiting for more.
+  local.hub().publish(exec_event(7));
+  const auto live = read_batches(*batches_reader, 1);
+  REQUIRE(live.size() == 1);
+  REQUIRE(live[0].events_size() == 1);
+  CHECK(live[0].events(0).seq() == kRetained + 1);
+  REQUIRE(events_reader->Read(&event));
+  CHECK(event.seq() == kRetained + 1);
+}
+
+TEST_CASE("server: a SubscribeBatches message stops before 1 MiB; a larger event goes alone") {
+  LocalServer local(64, 64);
+  v1::Event big = exec_event(1);
+  big.mutable_process()->add_argv(std::string(300 * 1024, 'a'));
+  v1::Event huge = exec_event(2);
+  huge.mutable_process()->add_argv(std::string(1536 * 1024, 'h'));
+  for (int i = 0; i < 7; ++i) local.hub().publish(v1::Event(big));   // seqs 1..7
+  local.hub().publish(v1::Event(huge));                             // seq 8
+  for (int i = 0; i < 2; ++i) local.hub().publish(v1::Event(big));   // seqs 9..10
+
+  Call call;
+  auto reader = local.stub().SubscribeBatches(&call.context, resume_from("run-s", 0));
+  const auto batches = read_batches(*reader, 11);
+  const auto events = flatten(batches);
+  REQUIRE(events.size() == 11);
+  for (uint64_t i = 1; i <= 10; ++i) CHECK(events[i].seq() == i);
+  bool huge_alone = false;
+  for (const auto& batch : batches) {
+    INFO("batch of " << batch.events_size() << " events, " << batch.ByteSizeLong() << " bytes");
+    if (batch.events_size() == 1 && batch.events(0).seq() == 8) {
+      huge_alone = true;
+    } else {
+      CHECK(batch.ByteSizeLong() <= kBatchBytes);
+    }
+  }
+  CHECK(huge_alone);
+  CHECK(batches.size() >= 4);  // 3 big events fit in 1 MiB, 4 do not
+}
+
+TEST_CASE("server: a slow SubscribeBatches reader gets the Loss in place of what its queue dropped") {
+  LocalServer local(4, 0);
+  Call call;
+  // Its own connection with small windows, so that what the client does not read soon blocks the
+  // server's writes.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16384);
+  args.SetMaxReceiveMessageSize(-1);
+  auto stub = v1::Sensor::NewStub(
+      grpc::CreateCustomChannel("unix:" + local.socket_path(), grpc::InsecureChannelCredentials(), args));
+  auto reader = stub->SubscribeBatches(&call.context, v1::SubscribeRequest());
+  local.wait_subscribers(1);
+  v1::EventBatch batch;
+  REQUIRE(reader->Read(&batch));
+  REQUIRE(batch.events(0).kind() == v1::EVENT_KIND_STREAM_START);
+
+  // Large events the client does not read: the transport's buffers fill, the server's write blocks,
+  // and the queue of 4 overflows.
+  v1::Event big = exec_event(1);
+  big.mutable_process()->add_argv(std::string(256 * 1024, 'b'));
+  uint64_t published = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (local.hub().subscriber_drops() < 10) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    local.hub().publish(v1::Event(big));
+    ++published;
+  }
+  const uint64_t dropped = local.hub().subscriber_drops();
+  local.hub().publish(exec_event(2));  // queued (or dropped) last; the stream must end with it or its loss
+  ++published;
+
+  // Every seq is either delivered or counted by a Loss event in its place: between the events
+  // before and after the gap, with the gap's exact size.
+  uint64_t expected = 1, announced = 0;
+  size_t losses = 0;
+  while (expected <= published && reader->Read(&batch)) {
+    for (const v1::Event& event : batch.events()) {
+      if (event.kind() == v1::EVENT_KIND_LOSS) {
+        CHECK(event.loss().place() == v1::LOSS_PLACE_SUBSCRIBER);
+        CHECK(event.seq() == 0);
+        expected += event.loss().count();
+        announced += event.loss().count();
+        ++losses;
+        continue;
+      }
+      REQUIRE(event.seq() == expected);
+      ++expected;
+    }
+  }
+  CHECK(expected == published + 1);
+  CHECK(losses >= 1);
+  CHECK(announced >= dropped);
+  CHECK(announced == local.hub().subscriber_drops());
+}
+
+TEST_CASE("server: SubscribeBatches refuses a bad filter as Subscribe does, and ends when the server stops") {
+  LocalServer local(64, 0);
+  {
+    Call call;
+    v1::SubscribeRequest request;
+    request.add_kinds(v1::EVENT_KIND_UNSPECIFIED);
+    auto reader = local.stub().SubscribeBatches(&call.context, request);
+    v1::EventBatch batch;
+    CHECK_FALSE(reader->Read(&batch));
+    const grpc::Status status = reader->Finish();
+    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(status.error_message().find("EVENT_KIND_UNSPECIFIED") != std::string::npos);
+  }
+  Call call;
+  auto reader = local.stub().SubscribeBatches(&call.context, v1::SubscribeRequest());
+  v1::EventBatch batch;
+  REQUIRE(reader->Read(&batch));
+  auto stopped = std::async(std::launch::async, [&] { local.server().stop(); });
+  while (reader->Read(&batch)) {
+  }
+  const grpc::Status status = reader->Finish();
+  CHECK(status.error_code() == grpc::StatusCode::UNAVAILABLE);
+  REQUIRE(stopped.wait_for(20s) == std::future_status::ready);
 }
