@@ -1,0 +1,120 @@
+"""The machine under test: what it is (hardware, kernel, commit, build) and whether it is fit to measure
+on (quiet, and no other sensor or BPF tracing program running)."""
+
+import datetime
+import json
+import os
+import platform
+import shutil
+import socket
+import time
+
+from .common import ROOT, log, run
+from .procfs import find_pids_by_comm, machine_cpu
+
+# Processes that are sensors: one of them running outside the harness skews every condition.
+FOREIGN_SENSORS = ("vajrad", "auditd", "falco", "tetragon", "tracee", "sysmon", "auditbeat", "osqueryd",
+                   "vbench-record")
+TRACING_PROG_TYPES = ("tracepoint", "tracing", "raw_tracepoint", "raw_tracepoint_writable", "kprobe",
+                      "perf_event", "lsm")
+
+
+def tracing_programs():
+    try:
+        out = run(["bpftool", "prog", "show", "--json"], check=False).stdout
+        return [p for p in json.loads(out or "[]") if p.get("type") in TRACING_PROG_TYPES]
+    except (OSError, ValueError):
+        return []
+
+
+def machine_info():
+    info = {"hostname": socket.gethostname(), "kernel": platform.release(), "cpus": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            models = [l.split(":", 1)[1].strip() for l in f if l.startswith("model name")]
+        info["cpu_model"] = models[0] if models else "unknown"
+    except OSError:
+        info["cpu_model"] = "unknown"
+    info["mem_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    try:
+        with open("/etc/os-release") as f:
+            kv = dict(l.rstrip("\n").split("=", 1) for l in f if "=" in l)
+        info["os"] = kv.get("PRETTY_NAME", "").strip('"')
+    except OSError:
+        info["os"] = "unknown"
+    virt = ""
+    if shutil.which("systemd-detect-virt"):
+        vm = run(["systemd-detect-virt", "--vm"], check=False).stdout.strip()
+        virt = f"{vm} VM" if vm and vm != "none" else run(["systemd-detect-virt"], check=False).stdout.strip()
+    info["virtualization"] = virt or "unknown"
+    git = run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], check=False).stdout.strip()
+    dirty = run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"], check=False).stdout.strip()
+    info["git"] = git + ("-dirty" if dirty else "")
+    return info
+
+
+def build_info(args):
+    """When the binaries measured were built, and whether the source moved on since (then the
+    commit in machine_info is not what was measured)."""
+    vajrad = args.bin("vajrad")
+    built = os.path.getmtime(vajrad)
+    head_time = run(["git", "-C", ROOT, "log", "-1", "--format=%ct"], check=False).stdout.strip()
+    newer = bool(head_time) and int(head_time) > built
+    if newer:
+        log("WARNING the last commit is newer than the vajrad binary: rebuild (bench/run.sh does) to measure it")
+    return {"vajrad": vajrad, "built": datetime.datetime.fromtimestamp(built).strftime("%Y-%m-%d %H:%M"),
+            "source_newer_than_binary": newer}
+
+
+class Machine:
+    """Waits for the machine to be quiet and free of other sensors before measuring."""
+
+    def __init__(self, args):
+        self.args = args
+        self.warnings = []
+        self.known_pids = []  # processes the workloads use that are not their children (dnsmasq)
+
+    def foreign(self, own_pids=()):
+        found = [f"{comm} (pid {pid})" for pid, comm in find_pids_by_comm(FOREIGN_SENSORS) if pid not in own_pids]
+        if not own_pids:
+            progs = tracing_programs()
+            if progs:
+                names = sorted({p.get("name", "?") for p in progs})
+                found.append(f"{len(progs)} BPF tracing programs attached ({', '.join(names[:8])})")
+        return found
+
+    def wait_clean(self, what):
+        deadline = time.monotonic() + self.args.clean_timeout
+        warned = False
+        while True:
+            found = self.foreign()
+            if not found:
+                return True
+            if time.monotonic() >= deadline:
+                message = f"{what}: other sensors present, measuring anyway: {'; '.join(found)}"
+                log("WARNING " + message)
+                self.warnings.append(message)
+                return False
+            if not warned:
+                log(f"{what}: waiting for other sensors to go: {'; '.join(found)}")
+                warned = True
+            time.sleep(2)
+
+    def wait_quiet(self):
+        """Waits until the machine is nearly idle (other jobs would skew wall and CPU), up to a limit.
+        Returns the busy fraction (of the whole machine) seen last."""
+        deadline = time.monotonic() + self.args.quiet_timeout
+        while True:
+            b0, t0 = machine_cpu()
+            time.sleep(0.3)
+            b1, t1 = machine_cpu()
+            busy = (b1 - b0) / max(1, t1 - t0)
+            if busy <= self.args.quiet_threshold:
+                return busy
+            if time.monotonic() >= deadline:
+                message = f"machine busy ({busy:.0%}) when a measurement started"
+                if message not in self.warnings:
+                    self.warnings.append(message)
+                log("WARNING " + message)
+                return busy
+            time.sleep(0.5)
