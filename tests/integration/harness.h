@@ -271,3 +271,117 @@ void check_ancestry_from_proc(const vajra::v1::Process& p, size_t offset, pid_t 
 void barrier(EventStream& stream);
 
 }  // namespace vt
+
+// ---------------------------------------------------------------------------------------------
+// File events (defined in test_file_support.cpp)
+
+#include <sys/stat.h>
+
+#include <optional>
+
+namespace vt {
+
+// One step of `vajra_test_helper file ...` as it printed it (getfl: F_GETFL of what an open returned).
+struct FileStep {
+  std::string op;
+  long long ret = 0;
+  int err = 0;
+  long long getfl = -1;
+};
+std::vector<FileStep> file_steps(const std::string& out);
+
+// `vajra_test_helper file STEPS...` started by this process. Its `wait` steps pause it: until_wait()
+// returns once it is paused there, resume() lets it go on, finish() waits for its exit (code 0).
+class FileHelper {
+ public:
+  explicit FileHelper(const std::vector<std::string>& steps);
+  FileHelper(const FileHelper&) = delete;
+  FileHelper& operator=(const FileHelper&) = delete;
+  pid_t pid() const { return child_.pid(); }
+  const std::vector<std::string>& argv() const { return argv_; }
+  uint64_t boot_before() const { return boot_before_; }
+  const std::vector<FileStep>& steps() const { return steps_; }
+  const FileStep& step(size_t index) const;  // FAILs when the helper has not printed it
+  void until_wait();
+  void resume() { child_.release(); }
+  void finish();
+
+ private:
+  std::vector<std::string> argv_;
+  uint64_t boot_before_;
+  Child child_;
+  std::vector<FileStep> steps_;
+};
+
+// A watch category of the `files:` section.
+struct WatchCategory {
+  std::string name;
+  std::vector<std::string> include, exclude, operations, hashes;  // operations empty: the default
+  long long hash_max_bytes = -1;                                  // -1: the default
+};
+std::string files_config(const std::vector<WatchCategory>& categories);  // "files: {categories: ...}"
+// Replaces the files: section of the daemon's config file with `files_yaml` and sends it SIGHUP.
+void reload_files(Daemon& daemon, const std::string& files_yaml);
+
+// stream.wait_for / wait_count that, when the wait fails, also show the daemon's file counters
+// (kernel_filtered, unmatched): where a missing event was lost.
+vajra::v1::Event wait_file_event(Daemon& daemon, EventStream& stream, const Predicate& predicate,
+                                 const std::string& what);
+std::vector<vajra::v1::Event> wait_file_events(Daemon& daemon, EventStream& stream, const Predicate& predicate,
+                                               size_t n, const std::string& what);
+
+// File events of process `pid` with operation `op`, and path `path` when it is not empty.
+Predicate file_of(pid_t pid, vajra::v1::FileOperation op, const std::string& path = "");
+
+struct FilePathExpect {
+  std::string path, host_path;
+  vajra::v1::PathSource source = vajra::v1::PATH_SOURCE_DENTRY;
+  bool truncated = false, deleted = false;
+  std::string unresolved;
+};
+
+// Every field of a FileEvent. Attributes: with attributes_source set, inode..size are those of
+// `attributes` when given, else of lstat(attributes_of) now (the path, or new_path, by default);
+// `size` overrides the size (attributes read before later writes).
+struct FileExpect {
+  vajra::v1::FileOperation operation = vajra::v1::FILE_OPERATION_UNSPECIFIED;
+  std::string syscall;
+  long long result = 0;
+  int errno_value = 0;
+  std::string error;
+  FilePathExpect path;
+  std::optional<FilePathExpect> new_path;
+  std::string symlink_target;
+  std::vector<std::string> categories;
+  std::string attributes_source;
+  std::string attributes_of;
+  std::optional<struct ::stat> attributes;
+  std::optional<uint64_t> size;
+  uint32_t open_flags = 0;
+  std::string open_flags_text;
+  uint32_t requested_mode = 0;
+  std::optional<uint32_t> requested_uid, requested_gid;
+  uint32_t at_flags = 0;
+  bool exchange = false;
+  std::string xattr_name;
+  int fd = -1;
+  uint64_t bytes_written = 0, writes = 0;
+  bool has_duration = false;  // modify: open_duration_ns > 0
+  std::optional<std::string> sha256;
+  std::string hash_error;
+  std::string watched_as;  // a change through another hard link: the watched name
+};
+void check_file(const vajra::v1::Event& event, const FileExpect& expect);
+
+// A FileExpect with its first fields set.
+FileExpect file_expect(vajra::v1::FileOperation op, const std::string& syscall, const std::string& path,
+                       vajra::v1::PathSource source, const std::string& attributes_source,
+                       const std::vector<std::string>& categories);
+// Events of vajra_test_helper processes only.
+vajra::v1::SubscribeRequest helper_subscription();
+// The process part of events of a helper started by this process (see check_helper_process).
+void check_file_process(const std::vector<vajra::v1::Event>& events, const FileHelper& helper);
+// status().files().kernel_filtered as operation -> count.
+std::map<vajra::v1::FileOperation, uint64_t> kernel_filtered(Daemon& daemon);
+
+}  // namespace vt

@@ -10,6 +10,7 @@
  *   wait-stdin MODE ARGS...     block until stdin has a byte or is closed, then run MODE ARGS...
  *   tcp-session, connect-nonblock, accept-nonblock, udp-flows, unix-session, dns-query,
  *   dns-query-tcp, dns-garbage: see net_modes.c
+ *   file STEP ARGS...: see file_modes.c
  *
  * Anything the tests need to read (child pids, errno values) goes to stdout, one value per line.
  */
@@ -27,6 +28,8 @@
 
 #include "net_modes.h"
 
+int run_file_mode(int argc, char **argv); /* file_modes.c */
+
 extern char **environ;
 
 static int usage(void)
@@ -37,7 +40,7 @@ static int usage(void)
 		"       tcp-session ADDR OUT BACK | connect-nonblock ADDR listening|closed|backlogged |\n"
 		"       accept-nonblock ADDR |\n"
 		"       udp-flows ADDR COUNT | unix-session PATH|@NAME | dns-query SERVER NAME A|AAAA |\n"
-		"       dns-query-tcp SERVER NAME | dns-garbage SERVER\n");
+		"       dns-query-tcp SERVER NAME | dns-garbage SERVER | file STEP ARGS...\n");
 	return 64;
 }
 
@@ -123,6 +126,8 @@ static int run(int argc, char **argv)
 	}
 	int net = run_net_mode(argc, argv);
 
+	if (net < 0)
+		net = run_file_mode(argc, argv);
 	return net >= 0 ? net : usage();
 }
 
