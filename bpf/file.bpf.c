@@ -345,8 +345,17 @@ static __always_inline __u16 failed_open_op(__u32 flags)
 	return VJ_FILE_OPEN_READ;
 }
 
+/* Calls by name that change a file without replacing it: through another hard link they change the
+ * watched file too. */
+static __always_inline bool changes_in_place(__u16 op)
+{
+	return op == VJ_FILE_TRUNCATE || op == VJ_FILE_CHMOD || op == VJ_FILE_CHOWN || op == VJ_FILE_SETXATTR ||
+	       op == VJ_FILE_REMOVEXATTR;
+}
+
 /* Everything reported by name: failed opens and the path-based calls. */
-static __always_inline void exit_named(struct file_call *call, long ret, __u32 ops_on, __u32 host_mnt_ns)
+static __always_inline void exit_named(struct file_call *call, long ret, __u32 ops_on, __u32 host_mnt_ns,
+				       __u32 flags)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct vj_file_record *rec;
@@ -371,6 +380,8 @@ static __always_inline void exit_named(struct file_call *call, long ret, __u32 o
 							       bit, host_mnt_ns)
 					    : bit;
 	}
+	if (!(wanted & bit) && (flags & VJ_FIM_HARDLINKS) && changes_in_place(call->op))
+		wanted = bit;
 	if (!(wanted & bit)) {
 		fim_count_filtered(call->op);
 		return;
@@ -453,7 +464,7 @@ static __noinline void exit_call(void)
 			return;
 	}
 	if (call.name || call.name2)
-		exit_named(&call, call.ret, settings->ops, settings->host_mnt_ns);
+		exit_named(&call, call.ret, settings->ops, settings->host_mnt_ns, settings->flags);
 	else
 		exit_fd_op(&call, call.ret, settings->ops);
 }
@@ -618,7 +629,7 @@ static __always_inline void end_cycles_in_range(__u32 first, __u64 last, __u16 s
 	__u32 max_fds = BPF_CORE_READ(fdt, max_fds);
 	struct fd_scan scan = {.fds = BPF_CORE_READ(fdt, fd), .first = first, .syscall = syscall};
 
-	scan.end = last + 1 < max_fds ? last + 1 : max_fds;
+	scan.end = last < max_fds ? last + 1 : max_fds; /* last may be ~0: no + 1 before the compare */
 	if (scan.end > first)
 		bpf_loop(scan.end - first < VJ_FD_SCAN_MAX ? scan.end - first : VJ_FD_SCAN_MAX, scan_fd, &scan, 0);
 }

@@ -147,8 +147,13 @@ struct fim_walk {
 	__u32 dev;
 	__u32 want;
 	__u32 ops;
+	bool done; /* reached the root, or met `want`: else the walk ran out of steps */
 	struct fim_near near;
 };
+
+/* Deeper than a path the kernel resolves (PATH_MAX, "a/" per name), mount hops included: a walk that
+ * still runs out of steps passes the event (vajrad decides). */
+#define VJ_FIM_WALK_MAX (4096 / 2 + VJ_PATH_MAX_MOUNT_HOPS)
 
 static __always_inline void fim_walk_enter_mount(struct fim_walk *walk, struct mount *mnt)
 {
@@ -176,20 +181,26 @@ static long fim_walk_step(__u64 step, struct fim_walk *walk)
 		}
 	}
 	/* The nearest two inodes are always seen: named children are checked by the caller. */
-	if ((walk->ops & walk->want) && step >= 1)
+	if ((walk->ops & walk->want) && step >= 1) {
+		walk->done = true;
 		return 1;
+	}
 	if (dentry == walk->mnt_root) {
 		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
 
-		if (mnt_parent == mnt)
+		if (mnt_parent == mnt) {
+			walk->done = true;
 			return 1;
+		}
 		walk->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
 		fim_walk_enter_mount(walk, mnt_parent);
 		return 0;
 	}
 	parent = BPF_CORE_READ(dentry, d_parent);
-	if (parent == dentry)
+	if (parent == dentry) {
+		walk->done = true;
 		return 1;
+	}
 	walk->dentry = parent;
 	return 0;
 }
@@ -206,7 +217,9 @@ static __always_inline __u32 fim_subtree_ops(struct dentry *dentry, struct vfsmo
 
 	if (dentry && vfsmnt) {
 		fim_walk_enter_mount(&walk, (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
-		bpf_loop(VJ_PATH_MAX_DEPTH + VJ_PATH_MAX_MOUNT_HOPS + 1, fim_walk_step, &walk, 0);
+		bpf_loop(VJ_FIM_WALK_MAX, fim_walk_step, &walk, 0);
+		if (!walk.done)
+			walk.ops |= want;
 	}
 	*near = walk.near;
 	return walk.ops;

@@ -421,6 +421,14 @@ struct vj_fim_prefix_key {
 struct vj_fim_settings {
 	__u32 ops;         /* union of the watched operations; 0 turns the family's work off */
 	__u32 host_mnt_ns; /* vajrad's mount namespace: absolute names there are compared as strings */
+	__u32 flags;       /* enum vj_fim_flags */
+	__u32 pad;
+};
+
+enum vj_fim_flags {
+	/* Some watched file has hard links: calls by name that change a file in place (truncate, chmod,
+	 * chown, xattrs) go to vajrad, which can tell by inode whether the file is a watched one. */
+	VJ_FIM_HARDLINKS = 1 << 0,
 };
 
 #define VJ_FNV64_OFFSET 0xcbf29ce484222325ull

@@ -49,7 +49,8 @@ constexpr PathFlags kSecond = {VJ_FP_PATH2_TRUNCATED, VJ_FP_PATH2_DELETED, VJ_FP
 // A target from its walked path section and, when it was named by a string, that name.
 void fill_path(std::string_view walked, std::string_view name_section, uint32_t flags, const PathFlags& which,
                v1::FilePath& out) {
-  const std::string base = join_path_components(walked);
+  // A truncated walk has the last names only: marked so that it cannot pass for a whole path.
+  const std::string base = (flags & which.truncated) ? "..." + join_path_components(walked) : join_path_components(walked);
   out.set_truncated(flags & which.truncated);
   out.set_deleted(flags & which.deleted);
   const std::optional<std::string> name = name_of(name_section);

@@ -26,6 +26,12 @@ bool leaves_a_file(v1::FileOperation op) {
   return op != v1::FILE_OPERATION_DELETE && op != v1::FILE_OPERATION_UNSPECIFIED;
 }
 
+// Calls by name that change a file without replacing it (see bpf/file.bpf.c changes_in_place()).
+bool changes_file_in_place(v1::FileOperation op) {
+  return op == v1::FILE_OPERATION_TRUNCATE || op == v1::FILE_OPERATION_CHMOD || op == v1::FILE_OPERATION_CHOWN ||
+         op == v1::FILE_OPERATION_SETXATTR || op == v1::FILE_OPERATION_REMOVEXATTR;
+}
+
 // Operations that can make a watched directory appear or disappear, and so change the kernel plan.
 bool changes_tree(v1::FileOperation op) {
   switch (op) {
@@ -53,14 +59,19 @@ std::string FileWatch::replan(const FilesConfig& files) {
   return "";
 }
 
+namespace {
+
+bool same_categories(const std::vector<WatchCategory>& a, const std::vector<WatchCategory>& b) {
+  auto same = [](const WatchCategory& x, const WatchCategory& y) {
+    return x.name == y.name && x.include == y.include && x.exclude == y.exclude && x.operations == y.operations &&
+           x.hashes == y.hashes && x.hash_max_bytes == y.hash_max_bytes;
+  };
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), same);
+}
+
+}  // namespace
+
 std::string FileWatch::apply(const FilesConfig& files) {
-  std::lock_guard<std::mutex> lock(plan_mu_);
-  if (maps_.available()) {
-    if (std::string error = replan(files); !error.empty()) {
-      last_error_ = "applying the watch lists to the kernel filter: " + error;
-      return last_error_;
-    }
-  }
   auto fresh = std::make_shared<State>(State{files, WatchList(files), {}});
   const WatchList& list = fresh->list;
   const size_t scanned = hardlinks_.rebuild(
@@ -70,13 +81,23 @@ std::string FileWatch::apply(const FilesConfig& files) {
     spdlog::warn("files: stopped looking for hard-linked watched files after {} entries; a write through "
                  "another name of a file not seen is reported only once its link is made while vajrad runs",
                  scanned);
+
+  std::lock_guard<std::mutex> lock(plan_mu_);
+  if (maps_.available()) {
+    maps_.set_flags(hardlinks_.size() > 0 ? VJ_FIM_HARDLINKS : 0);
+    if (std::string error = replan(files); !error.empty()) {
+      last_error_ = "applying the watch lists to the kernel filter: " + error;
+      return last_error_;
+    }
+  }
   for (const WatchCategory& category : files.categories) {
     auto& counters = counters_by_name_[category.name];
     if (!counters) counters = std::make_shared<CategoryCounters>();
     fresh->counters.push_back(counters);
   }
+  const std::shared_ptr<const State> previous = state();
+  if (!previous || !same_categories(previous->files.categories, files.categories)) ++generation_;
   std::atomic_store(&state_, std::shared_ptr<const State>(std::move(fresh)));
-  ++generation_;
   last_error_.clear();
   return "";
 }
@@ -119,6 +140,24 @@ std::vector<size_t> FileWatch::match_hardlink(const State& state, v1::FileEvent&
   return matched;
 }
 
+// A path deeper than the kernel walks has lost its top, so no glob can match it; the kernel passed it
+// because a watched directory lies above it. The categories that can watch that deep are those with a
+// recursive glob that want the operation.
+std::vector<size_t> FileWatch::match_truncated(const State& state, v1::FileEvent& file, uint16_t op) const {
+  std::vector<size_t> matched;
+  for (size_t i = 0; i < state.files.categories.size(); ++i) {
+    const WatchCategory& category = state.files.categories[i];
+    const bool recursive = std::any_of(category.include.begin(), category.include.end(),
+                                       [](const std::string& glob) { return glob.find("**") != std::string::npos; });
+    if (recursive && (category.operations & (1u << op))) matched.push_back(i);
+  }
+  if (!matched.empty())
+    file.mutable_path()->set_unresolved(
+        "deeper than the kernel walks: only the last names are known; categories are those with a "
+        "recursive glob that want this operation");
+  return matched;
+}
+
 // A new name of a watched file: writes through either name are the watched file's from now on.
 void FileWatch::learn_link(const State& state, const v1::Event& event) {
   const v1::FileEvent& file = event.file();
@@ -126,6 +165,9 @@ void FileWatch::learn_link(const State& state, const v1::Event& event) {
   for (const v1::FilePath* name : {&file.path(), &file.new_path()}) {
     if (changes_content(state.list, name->path())) {
       hardlinks_.add(kernel_dev(file.dev()), file.inode(), name->path());
+      std::lock_guard<std::mutex> lock(plan_mu_);
+      if (std::string error = maps_.set_flags(VJ_FIM_HARDLINKS); !error.empty())
+        spdlog::warn("files: telling the kernel filter about a new hard link: {}", error);
       return;
     }
   }
@@ -157,7 +199,9 @@ bool FileWatch::enrich(v1::Event& event, std::optional<FileHasher::Pending>& has
   v1::FileEvent& file = *event.mutable_file();
   const uint32_t pid = event.process().pid();
   const uint32_t mnt_ns = event.process().namespaces().mnt();
-  for (v1::FilePath* path : {file.mutable_path(), file.mutable_new_path()}) {
+  std::vector<v1::FilePath*> paths{file.mutable_path()};
+  if (file.has_new_path()) paths.push_back(file.mutable_new_path());  // mutable_ would create it
+  for (v1::FilePath* path : paths) {
     if (path->path().empty()) continue;
     std::string host = mounts_.host_path(pid, mnt_ns, path->path());
     if (host != path->path()) path->set_host_path(std::move(host));
@@ -176,7 +220,13 @@ bool FileWatch::enrich(v1::Event& event, std::optional<FileHasher::Pending>& has
     if (std::string error = replan(current->files); !error.empty())
       spdlog::warn("files: updating the kernel filter after a change at {}: {}", file.path().path(), error);
   }
-  if (matched.empty()) matched = match_hardlink(*current, file, op);
+  if (matched.empty() && file.path().truncated()) matched = match_truncated(*current, file, op);
+  if (matched.empty()) {
+    // A call by name through another link carries no inode from the kernel: look at the file.
+    if (file.attributes_source().empty() && file.result() >= 0 && changes_file_in_place(file.operation()))
+      fill_attributes(event, file);
+    matched = match_hardlink(*current, file, op);
+  }
   if (matched.empty()) {
     spdlog::trace("files: no category matched {} {} by pid {}", v1::FileOperation_Name(file.operation()),
                  file.path().path(), pid);

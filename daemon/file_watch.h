@@ -55,6 +55,7 @@ class FileWatch {
   std::string open_path(const v1::Event& event, const v1::FilePath& path) const;
   void fill_attributes(const v1::Event& event, v1::FileEvent& file);
   std::vector<size_t> match_hardlink(const State& state, v1::FileEvent& file, uint16_t op) const;
+  std::vector<size_t> match_truncated(const State& state, v1::FileEvent& file, uint16_t op) const;
   void learn_link(const State& state, const v1::Event& event);
   std::optional<FileHasher::Pending> request_hash(const State& state, const std::vector<size_t>& matched,
                                                   const v1::Event& event);

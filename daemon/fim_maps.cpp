@@ -37,13 +37,14 @@ bool FimMaps::available() {
 
 std::string FimMaps::write_settings(uint32_t ops, uint32_t host_mnt_ns) {
   const uint32_t zero = 0;
-  const vj_fim_settings settings{ops, host_mnt_ns};
+  const vj_fim_settings settings{ops, host_mnt_ns, flags_, 0};
   if (bpf_map_update_elem(settings_fd_, &zero, &settings, BPF_ANY) != 0) return failed("writing", "fim_settings");
   return "";
 }
 
 std::string FimMaps::apply(const FimPlan& plan, uint32_t host_mnt_ns) {
   if (!available()) return "the file probes are not loaded";
+  host_mnt_ns_ = host_mnt_ns;
   if (std::string error = write_settings(ops_ | plan.all_ops, host_mnt_ns); !error.empty()) return error;
 
   std::set<DirKey> dirs;
@@ -83,6 +84,12 @@ std::string FimMaps::apply(const FimPlan& plan, uint32_t host_mnt_ns) {
   prefixes_ = std::move(prefixes);
   ops_ = plan.all_ops;
   return write_settings(ops_, host_mnt_ns);
+}
+
+std::string FimMaps::set_flags(uint32_t flags) {
+  if (flags == flags_) return "";
+  flags_ = flags;
+  return available() ? write_settings(ops_, host_mnt_ns_) : "";
 }
 
 std::array<uint64_t, VJ_FILE_OP_MAX> FimMaps::filtered() const {

@@ -26,6 +26,8 @@ class FimMaps {
   // Returns "" or what failed (the kernel keeps whatever was written up to the failure, always a
   // superset of either plan's entries, never fewer).
   std::string apply(const FimPlan& plan, uint32_t host_mnt_ns);
+  // Sets enum vj_fim_flags; kept across apply().
+  std::string set_flags(uint32_t flags);
 
   // Events the filter dropped, per vj_file_op.
   std::array<uint64_t, VJ_FILE_OP_MAX> filtered() const;  // zeros until available()
@@ -44,6 +46,8 @@ class FimMaps {
   std::set<NameKey> names_;
   std::set<std::string> prefixes_;
   uint32_t ops_ = 0;
+  uint32_t host_mnt_ns_ = 0;
+  uint32_t flags_ = 0;
 };
 
 }  // namespace vajra

@@ -12,6 +12,10 @@ namespace {
 constexpr size_t kMaxNamespaces = 1024;
 // A path no host mount shows (a container's private tmpfs) must not make every event re-read the table.
 constexpr auto kHostRereadPeriod = std::chrono::seconds(1);
+// A new namespace's table changes while its runtime sets it up (runc mounts, then pivots into the
+// rootfs), so it is read afresh for every event during its first second, and every 10 s after.
+constexpr auto kSettlingTime = std::chrono::seconds(1);
+constexpr auto kRereadPeriod = std::chrono::seconds(10);
 
 std::string unescape(const std::string& field) {
   std::string out;
@@ -92,12 +96,20 @@ std::string translate_path(const std::vector<MountEntry>& inner, const std::vect
 }
 
 const std::vector<MountEntry>* MountMap::table_of(uint32_t pid, uint32_t mnt_ns) {
+  const auto now = std::chrono::steady_clock::now();
   auto found = namespaces_.find(mnt_ns);
-  if (found != namespaces_.end()) return &found->second;
-  std::vector<MountEntry> table = parse_mountinfo(read_file("/proc/" + std::to_string(pid) + "/mountinfo"));
-  if (table.empty()) return nullptr;  // the process is gone: try again with the next one
-  if (namespaces_.size() >= kMaxNamespaces) namespaces_.clear();
-  return &namespaces_.emplace(mnt_ns, std::move(table)).first->second;
+  if (found != namespaces_.end() && now - found->second.first_seen >= kSettlingTime &&
+      now - found->second.read_at < kRereadPeriod)
+    return &found->second.mounts;
+  std::vector<MountEntry> mounts = parse_mountinfo(read_file("/proc/" + std::to_string(pid) + "/mountinfo"));
+  if (mounts.empty()) return found != namespaces_.end() ? &found->second.mounts : nullptr;  // the process is gone
+  if (found == namespaces_.end()) {
+    if (namespaces_.size() >= kMaxNamespaces) namespaces_.clear();
+    found = namespaces_.emplace(mnt_ns, Table{{}, now, now}).first;
+  }
+  found->second.mounts = std::move(mounts);
+  found->second.read_at = now;
+  return &found->second.mounts;
 }
 
 std::string MountMap::host_path(uint32_t pid, uint32_t mnt_ns, const std::string& path) {

@@ -36,10 +36,15 @@ class MountMap {
  private:
   const std::vector<MountEntry>* table_of(uint32_t pid, uint32_t mnt_ns);
 
+  struct Table {
+    std::vector<MountEntry> mounts;
+    std::chrono::steady_clock::time_point first_seen, read_at;
+  };
+
   const uint32_t host_mnt_ns_;
   std::vector<MountEntry> host_;
   std::chrono::steady_clock::time_point host_read_{};
-  std::unordered_map<uint32_t, std::vector<MountEntry>> namespaces_;
+  std::unordered_map<uint32_t, Table> namespaces_;
 };
 
 }  // namespace vajra

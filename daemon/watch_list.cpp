@@ -278,6 +278,14 @@ FimPlan plan_kernel_filter(const FilesConfig& files, const StatFn& stat_fn) {
         names[{id->dev, id->ino, fnv1a64(*part.leaf)}] |= ops;
       } else {
         entry.subtree_ops |= ops;
+        // The directory itself by name under its parent: `mv w w2` or `rm -r w` run in the parent
+        // name it relative to the parent, whose subtree is not watched.
+        if (dir != "/") {
+          if (const std::optional<PathIdentity> up = stat_fn(parent(dir))) {
+            dirs[{up->dev, up->ino}].named_ops |= ops;
+            names[{up->dev, up->ino, fnv1a64(dir.substr(dir.rfind('/') + 1))}] |= ops;
+          }
+        }
       }
       while (dir != "/") {
         dir = parent(dir);

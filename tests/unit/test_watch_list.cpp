@@ -225,7 +225,12 @@ TEST_CASE("plan: a glob with wildcards watches its literal directory's subtree",
   const uint32_t ops = bit(VJ_FILE_MODIFY) | bit(VJ_FILE_CREATE);
   const FimPlan plan = plan_kernel_filter(config_of({category({"/etc/ssh/**"}, ops)}), fs.fn());
   CHECK(plan.all_ops == ops);
-  CHECK(plan.names.empty());
+  // The watched directory is also named under its parent, for `mv ssh x` run in /etc.
+  REQUIRE(plan.names.size() == 1);
+  CHECK(plan.names[0].key.dir_ino == 10);
+  CHECK(plan.names[0].key.name_hash == fnv1a64("ssh"));
+  CHECK(plan.names[0].ops == ops);
+  CHECK(dir_of(plan, 1, 10).named_ops == ops);
   CHECK(plan.unresolved.empty());
   REQUIRE(plan.dirs.size() == 3);
   CHECK(dir_of(plan, 1, 11).subtree_ops == ops);
@@ -288,11 +293,12 @@ TEST_CASE("plan: a missing directory is covered by its nearest existing ancestor
   const FimPlan plan =
       plan_kernel_filter(config_of({category({"/etc/app/conf.d/**", "/etc/ssh/keys/id", "/opt/x/*"}, ops)}), fs.fn());
   CHECK(plan.unresolved == std::vector<std::string>{"/etc/app/conf.d", "/etc/ssh/keys", "/opt/x"});
-  CHECK(plan.names.empty());
+  CHECK(plan.names.size() == 2);  // the stand-ins /etc and /etc/ssh by name under their parents
   CHECK(dir_of(plan, 1, 10).subtree_ops == ops);  // /etc for /etc/app/conf.d
   CHECK(dir_of(plan, 1, 11).subtree_ops == ops);  // /etc/ssh for /etc/ssh/keys/id
   CHECK(dir_of(plan, 1, 11).named_ops == 0);
   CHECK(dir_of(plan, 1, 2).subtree_ops == ops);   // / for /opt/x
+  CHECK(dir_of(plan, 1, 2).named_ops == ops);     // /etc by name
   CHECK(dir_of(plan, 1, 2).ancestor_ops == ops);
   CHECK(prefix_ops(plan, "/etc/app/conf.d") == ops);
   CHECK(prefix_ops(plan, "/etc/ssh/keys/id") == ops);
@@ -316,13 +322,15 @@ TEST_CASE("plan: masks merge per inode, name and prefix", "[watch_list]") {
   CHECK(plan.all_ops == (a | b | c | d));
   CHECK(plan.dirs.size() == 3);
   CHECK(dir_of(plan, 1, 10).subtree_ops == (a | d));
-  CHECK(dir_of(plan, 1, 10).named_ops == (a | c));
+  CHECK(dir_of(plan, 1, 10).named_ops == (a | b | c));  // passwd, shadow, and ssh itself
   CHECK(dir_of(plan, 1, 10).ancestor_ops == b);
   CHECK(dir_of(plan, 1, 11).subtree_ops == b);
   CHECK(dir_of(plan, 1, 2).ancestor_ops == (a | b | c | d));
-  REQUIRE(plan.names.size() == 2);
+  REQUIRE(plan.names.size() == 4);
   for (const FimNameEntry& name : plan.names) {
-    CHECK(name.ops == (name.key.name_hash == fnv1a64("passwd") ? (a | c) : c));
+    const uint64_t h = name.key.name_hash;
+    const uint32_t expected = h == fnv1a64("passwd") ? (a | c) : h == fnv1a64("shadow") ? c : h == fnv1a64("ssh") ? b : (a | d);
+    CHECK(name.ops == expected);
   }
   CHECK(prefix_ops(plan, "/etc") == (a | d));
   CHECK(prefix_ops(plan, "/etc/passwd") == (a | c));
