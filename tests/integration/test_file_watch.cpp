@@ -56,7 +56,7 @@ std::string path_of(const Event& e) { return e.file().path().path(); }
 
 }  // namespace
 
-TEST_CASE("file watch: an unwatched sibling directory makes no event; the kernel filter counts the drops", "[file]") {
+TEST_CASE("file watch: an unwatched sibling directory makes no event and the kernel filter counts the drops", "[file]") {
   REQUIRE_KERNEL();
   vt::TempDir root("vajra-fim");
   const std::string w = root.file("w"), u = root.file("u");

@@ -100,7 +100,7 @@ TEST_CASE("file JSON carries the body under `file` with proto field names") {
   CHECK(json.find("\"categories\":[\"etc\"]") != std::string::npos);
 }
 
-TEST_CASE("--kind file selects file events") {
+TEST_CASE("vajractl --kind file selects file events") {
   CHECK(ctl::kinds_named("file") == std::vector<v1::EventKind>{v1::EVENT_KIND_FILE});
 }
 
