@@ -259,7 +259,7 @@ TEST_CASE("file paths: a file 100 levels below the watched directory is reported
   CHECK(path.path().substr(path.path().size() - 4) == "/d/f");  // the walk keeps the leaf end
 }
 
-TEST_CASE("file paths: names of 255 bytes are reported whole; 256 fails with ENAMETOOLONG", "[file]") {
+TEST_CASE("file paths: names of 255 bytes are reported whole: 256 fails with ENAMETOOLONG", "[file]") {
   REQUIRE_KERNEL();
   Tree t;
   const std::string long_a = "a" + std::string(254, 'n'), long_b = "b" + std::string(254, 'n');

@@ -280,7 +280,7 @@ TEST_CASE("file watch: a reload that changes no watch list keeps watch_generatio
   CHECK(daemon.status().files().watch_generation() == generation);
 }
 
-TEST_CASE("file watch: create and modify carry the sha256 of the content; too large a file says why not", "[file]") {
+TEST_CASE("file watch: create and modify carry the sha256 of the content: too large a file says why not", "[file]") {
   REQUIRE_KERNEL();
   vt::TempDir root("vajra-fim");
   const std::string w = root.file("w"), small = root.file("small");

@@ -307,7 +307,7 @@ TEST_CASE("net tcp: sockets a forked child inherited are closed at the child's e
   CHECK(stream.count(vt::socket_of(run.pid, SOCKET_OPERATION_CLOSE)) == 0);
 }
 
-TEST_CASE("net tcp: dup2 and dup3 onto a socket's fd report its close; a dup'd copy keeps a socket open") {
+TEST_CASE("net tcp: dup2 and dup3 onto a socket's fd report its close: a dup'd copy keeps a socket open") {
   REQUIRE_KERNEL();
   vt::Daemon daemon;
   vt::EventStream stream(daemon, helper_events());
@@ -357,7 +357,7 @@ TEST_CASE("net tcp: dup2 and dup3 onto a socket's fd report its close; a dup'd c
   CHECK(stream.count(vt::socket_of(pid, SOCKET_OPERATION_CLOSE)) == 3);
 }
 
-TEST_CASE("net tcp: exec closes the close-on-exec sockets, syscall execve; the others stay open until exit") {
+TEST_CASE("net tcp: exec closes the close-on-exec sockets, syscall execve: the others stay open until exit") {
   REQUIRE_KERNEL();
   vt::Daemon daemon;
   vt::EventStream stream(daemon, helper_events());

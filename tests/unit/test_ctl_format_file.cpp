@@ -63,7 +63,7 @@ TEST_CASE("file line: a failed call names its error, from errno when the daemon 
   CHECK(text_of(event).find(" error=EPERM ") != std::string::npos);
 }
 
-TEST_CASE("file line: chmod, chown, symlink and xattr details; an unresolved path") {
+TEST_CASE("file line: chmod, chown, symlink and xattr details: an unresolved path") {
   v1::Event event = file_event(v1::FILE_OPERATION_CHMOD, "/etc/sudoers");
   event.mutable_file()->set_requested_mode(04755);
   CHECK(text_of(event) == kPrefix + "op=chmod path=/etc/sudoers mode=4755 categories=etc");

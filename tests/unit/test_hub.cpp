@@ -444,7 +444,7 @@ TEST_CASE("next_batch appends to what the caller holds") {
   CHECK(events[1]->seq() == 1);
 }
 
-TEST_CASE("next_batch takes at most max_events; the rest comes with the next batch") {
+TEST_CASE("next_batch takes at most max_events: the rest comes with the next batch") {
   Hub hub(64, 0, 1 << 20, "run-a");
   auto subscription = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
   for (int i = 0; i < 7; ++i) hub.publish(exec_event(1));
@@ -709,7 +709,7 @@ TEST_CASE("server: SubscribeBatches streams what Subscribe streams, at most 256 
   CHECK(event.seq() == kRetained + 1);
 }
 
-TEST_CASE("server: a SubscribeBatches message stops before 1 MiB; a larger event goes alone") {
+TEST_CASE("server: a SubscribeBatches message stops before 1 MiB: a larger event goes alone") {
   LocalServer local(64, 64);
   v1::Event big = exec_event(1);
   big.mutable_process()->add_argv(std::string(300 * 1024, 'a'));
