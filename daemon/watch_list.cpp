@@ -261,23 +261,34 @@ FimPlan plan_kernel_filter(const FilesConfig& files, const StatFn& stat_fn) {
       const LiteralPart part = literal_part(glob);
       prefixes[(part.leaf ? child(part.dir, *part.leaf) : part.dir).substr(0, VJ_FIM_PREFIX_MAX)] |= ops;
 
-      // A missing directory cannot be keyed by inode: watch its nearest existing ancestor whole.
+      // A missing directory cannot be keyed by inode: watch its nearest existing ancestor whole, so
+      // that nothing written there before vajrad sees the directory appear is missed. Reads are
+      // too frequent for that (a missing /etc/sudoers.d would pass every read in /etc): for them the
+      // ancestor's missing child is watched by name, and the plan is redone when it appears.
       std::string dir = part.dir;
       std::optional<PathIdentity> id = stat_fn(dir);
       bool by_name = part.leaf.has_value();
+      std::string missing_child;
       while (!id && dir != "/") {
         unresolved.insert(part.dir);
         by_name = false;
+        missing_child = dir.substr(dir.rfind('/') + 1);
         dir = parent(dir);
         id = stat_fn(dir);
       }
       if (!id) continue;
+      const uint32_t read_op = 1u << VJ_FILE_OPEN_READ;
+      if (!missing_child.empty() && (ops & read_op)) {
+        dirs[{id->dev, id->ino}].named_ops |= read_op;
+        names[{id->dev, id->ino, fnv1a64(missing_child)}] |= read_op;
+      }
+      const uint32_t subtree_ops = missing_child.empty() ? ops : ops & ~read_op;
       vj_fim_dir& entry = dirs[{id->dev, id->ino}];
       if (by_name) {
         entry.named_ops |= ops;
         names[{id->dev, id->ino, fnv1a64(*part.leaf)}] |= ops;
       } else {
-        entry.subtree_ops |= ops;
+        entry.subtree_ops |= subtree_ops;
         // The directory itself by name under its parent: `mv w w2` or `rm -r w` run in the parent
         // name it relative to the parent, whose subtree is not watched.
         if (dir != "/") {
