@@ -89,24 +89,30 @@ void Subscription::offer_unbounded(const EventPtr& event) {
   if (!closed_) queue_.push_back(Queued{event, 0, v1::EVENT_KIND_UNSPECIFIED});
 }
 
-void Subscription::offer(const EventPtr& event) {
+bool Subscription::queue_locked(const EventPtr& event) {
+  if (closed_) return false;
+  if (queue_.size() >= capacity_) {
+    if (pending_loss_ == 0) {
+      pending_loss_kind_ = event->kind();
+    } else if (pending_loss_kind_ != event->kind()) {
+      pending_loss_kind_ = v1::EVENT_KIND_UNSPECIFIED;
+    }
+    ++pending_loss_;
+    ++dropped_;
+    return false;
+  }
+  queue_.push_back(Queued{event, pending_loss_, pending_loss_kind_});
+  pending_loss_ = 0;
+  return true;
+}
+
+void Subscription::offer(const std::vector<EventPtr>& events) {
+  bool queued = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return;
-    if (queue_.size() >= capacity_) {
-      if (pending_loss_ == 0) {
-        pending_loss_kind_ = event->kind();
-      } else if (pending_loss_kind_ != event->kind()) {
-        pending_loss_kind_ = v1::EVENT_KIND_UNSPECIFIED;
-      }
-      ++pending_loss_;
-      ++dropped_;
-      return;
-    }
-    queue_.push_back(Queued{event, pending_loss_, pending_loss_kind_});
-    pending_loss_ = 0;
+    for (const EventPtr& event : events) queued = queue_locked(event) || queued;
   }
-  cv_.notify_one();
+  if (queued) cv_.notify_one();
 }
 
 EventPtr Subscription::next(std::chrono::milliseconds timeout) {
@@ -213,25 +219,39 @@ Hub::Hub(size_t subscriber_queue_capacity, size_t replay_capacity, size_t replay
       instance_(std::move(instance)) {}
 
 void Hub::publish(v1::Event&& event) {
+  std::vector<v1::Event> one;
+  one.push_back(std::move(event));
+  publish(one);
+}
+
+void Hub::publish(std::vector<v1::Event>& events) {
+  if (events.empty()) return;
   std::lock_guard<std::mutex> lock(mu_);
-  event.set_seq(next_seq_++);
   // Shared only once it is retained or a subscriber wants it: without either, nothing is allocated.
-  EventPtr shared;
-  if (replay_capacity_ > 0) {
-    shared = std::make_shared<const v1::Event>(std::move(event));
+  std::vector<EventPtr> shared(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    events[i].set_seq(next_seq_++);
+    if (replay_capacity_ == 0) continue;
+    shared[i] = std::make_shared<const v1::Event>(std::move(events[i]));
     // The serialized size stands for the memory an event holds; gRPC reuses the cached size.
-    retained_bytes_ += shared->ByteSizeLong();
-    retained_.push_back(shared);
+    retained_bytes_ += shared[i]->ByteSizeLong();
+    retained_.push_back(shared[i]);
     while (retained_.size() > replay_capacity_ || (retained_bytes_ > replay_bytes_ && retained_.size() > 1)) {
       retained_bytes_ -= retained_.front()->GetCachedSize();
       retained_.pop_front();
     }
   }
+  std::vector<EventPtr> wanted;
   for (const auto& subscription : subscriptions_) {
-    if (!filter_matches(subscription->filter_, shared ? *shared : event)) continue;
-    if (!shared) shared = std::make_shared<const v1::Event>(std::move(event));
-    subscription->offer(shared);
+    wanted.clear();
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (!filter_matches(subscription->filter_, shared[i] ? *shared[i] : events[i])) continue;
+      if (!shared[i]) shared[i] = std::make_shared<const v1::Event>(std::move(events[i]));
+      wanted.push_back(shared[i]);
+    }
+    if (!wanted.empty()) subscription->offer(wanted);
   }
+  events.clear();
 }
 
 uint64_t Hub::replay_into(Subscription& subscription, const v1::SubscribeRequest& filter) const {

@@ -50,7 +50,7 @@ class Subscription {
   friend class Hub;
   // Called by the hub; never blocks on the consumer. A full queue drops live events only: what the
   // hub queues at subscription (StreamStart, replay) is bounded by the replay buffer it shares.
-  void offer(const EventPtr& event);
+  void offer(const std::vector<EventPtr>& events);
   void offer_unbounded(const EventPtr& event);
 
   // A queued event, and the drops that happened just before it was queued.
@@ -59,6 +59,9 @@ class Subscription {
     uint64_t lost_before;
     v1::EventKind lost_kind;
   };
+
+  // Queues one event or counts it dropped; returns whether it was queued. Caller holds mu_.
+  bool queue_locked(const EventPtr& event);
 
   const uint64_t id_;
   const v1::SubscribeRequest filter_;
@@ -83,6 +86,9 @@ class Hub {
 
   // Assigns the event its seq, retains it and offers it to every matching subscriber.
   void publish(v1::Event&& event);
+  // The same for several events in order, moved out of `events`: each subscriber's queue is locked
+  // and its consumer woken once for all of them, not once per event.
+  void publish(std::vector<v1::Event>& events);
 
   // The new subscription's queue starts with a StreamStart event, then, when the filter carries a
   // resume cursor, the retained events after it (and a Loss event for what is no longer retained),

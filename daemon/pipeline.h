@@ -1,6 +1,8 @@
 // The event path inside vajrad, on two threads:
 //   decode thread:  ring buffers -> decode -> enrich -> bounded queue
 //   publish thread: queue -> wait (bounded) for the exe hash -> hub
+// Events cross each thread boundary in batches (what one poll of the rings brought), so a burst costs
+// one lock and one wake-up per hop rather than one per event.
 // Every place that can lose an event counts it, and the loss reaches subscribers as a Loss event.
 #pragma once
 
@@ -12,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "boot_clock.h"
 #include "config.h"
@@ -35,7 +38,8 @@ class Pipeline {
   void start();
   void stop();
 
-  // The ProbeSet's record handler: decode, enrich, queue. Runs on the decode thread (inside poll).
+  // The ProbeSet's record handler: decode, enrich, stage for the queue. Runs on the decode thread
+  // (inside poll), which hands the staged records over after each poll.
   void on_record(const void* data, size_t size);
 
   // Fills per-kind counters and pipeline drops.
@@ -56,7 +60,11 @@ class Pipeline {
   };
 
   void decode_loop();
+  // Moves the records staged by on_record into the queue (or counts them dropped when it is full).
+  void hand_over();
   void publish_loop();
+  static bool hashes_ready(const Item& item);
+  void publish_batch(std::vector<v1::Event>& batch);
   void check_kernel_drops();
   void publish_losses();
   void apply_hash(Item& item);
@@ -71,6 +79,7 @@ class Pipeline {
   DnsCorrelator dns_;  // decode thread only
   FileWatch& files_;
 
+  std::vector<Item> staged_;  // decode thread only
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;

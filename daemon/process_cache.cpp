@@ -3,6 +3,7 @@
 #include <dirent.h>
 
 #include <cstdlib>
+#include <iterator>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
@@ -41,7 +42,7 @@ void append_length_delimited(int number, const std::string& body, std::string& o
 
 }  // namespace
 
-ProcessCache::ProcessCache(size_t capacity) : capacity_(capacity) {}
+ProcessCache::ProcessCache(size_t capacity, size_t recent_exits) : capacity_(capacity), recent_exits_(recent_exits) {}
 
 size_t ProcessCache::seed_from_proc(const BootClock& clock, const std::string& proc_root) {
   const std::string cgroup2 = find_cgroup2_mount(proc_root + "/self/mountinfo");
@@ -58,6 +59,9 @@ size_t ProcessCache::seed_from_proc(const BootClock& clock, const std::string& p
     }
   }
   closedir(dir);
+  // /proc lists children before parents whose pid was recycled; link once everything is in.
+  for (CachedProcess& entry : lru_) entry.cached_children = 0;
+  for (const CachedProcess& entry : lru_) link_to_parent(entry);
   return added;
 }
 
@@ -71,18 +75,72 @@ void ProcessCache::insert_entry(CachedProcess&& entry) {
   const uint32_t pid = entry.process.pid();
   auto found = by_pid_.find(pid);
   if (found != by_pid_.end()) {
-    *found->second = std::move(entry);
-    touch(found->second);
-    return;
+    CachedProcess& old = *found->second;
+    if (same_start(old, entry.start_boottime_ns)) {
+      // The same process after an exec: same parent, same children.
+      entry.cached_children = old.cached_children;
+      old = std::move(entry);
+      touch(found->second);
+      return;
+    }
+    remove(found->second);  // a new process reusing the pid
   }
+  entry.cached_children = 0;
+  entry.exit_expired = false;
   lru_.push_front(std::move(entry));
   by_pid_[pid] = lru_.begin();
+  link_to_parent(lru_.front());
   if (lru_.size() > capacity_) {
-    by_pid_.erase(lru_.back().process.pid());
-    lru_.pop_back();
+    remove(std::prev(lru_.end()));
     evictions_.fetch_add(1, std::memory_order_relaxed);
   }
   size_.store(lru_.size(), std::memory_order_relaxed);
+}
+
+CachedProcess* ProcessCache::parent_of(const CachedProcess& child) {
+  const uint32_t ppid = child.process.ppid();
+  if (ppid == 0 || ppid == child.process.pid()) return nullptr;
+  auto found = by_pid_.find(ppid);
+  if (found == by_pid_.end()) return nullptr;
+  CachedProcess& parent = *found->second;
+  // A parent that started after its child is a later process reusing the pid.
+  if (parent.start_boottime_ns > child.start_boottime_ns + (parent.start_precise ? 0 : kProcStartSlackNs))
+    return nullptr;
+  return &parent;
+}
+
+void ProcessCache::link_to_parent(const CachedProcess& child) {
+  if (CachedProcess* parent = parent_of(child)) ++parent->cached_children;
+}
+
+void ProcessCache::remove(Lru::iterator it) {
+  while (it != lru_.end()) {
+    Lru::iterator next = lru_.end();
+    if (CachedProcess* parent = parent_of(*it); parent && parent->cached_children > 0) {
+      --parent->cached_children;
+      if (parent->cached_children == 0 && parent->exit_expired) next = by_pid_[parent->process.pid()];
+    }
+    by_pid_.erase(it->process.pid());
+    lru_.erase(it);
+    it = next;
+  }
+  size_.store(lru_.size(), std::memory_order_relaxed);
+}
+
+void ProcessCache::expire_old_exits() {
+  while (exits_.size() > recent_exits_) {
+    const auto [pid, start] = exits_.front();
+    exits_.pop_front();
+    auto found = by_pid_.find(pid);
+    if (found == by_pid_.end()) continue;
+    CachedProcess& entry = *found->second;
+    if (!entry.exited || !same_start(entry, start)) continue;  // the pid was reused meanwhile
+    if (entry.cached_children > 0) {
+      entry.exit_expired = true;  // ancestry of a live descendant still needs it
+    } else {
+      remove(found->second);
+    }
+  }
 }
 
 void ProcessCache::on_exec(const DecodedEvent& exec) {
@@ -117,13 +175,16 @@ void ProcessCache::on_fork(const DecodedEvent& fork) {
   child.start_boottime_ns = fork.child_start_boottime_ns;
   child.start_precise = true;
   child.exited = false;
+  child.exit_expired = false;
   insert_entry(std::move(child));
 }
 
 void ProcessCache::on_exit(uint32_t pid, uint64_t start_boottime_ns) {
-  // Kept, marked, so that descendants still name it in their ancestry; the LRU ages it out.
   auto found = by_pid_.find(pid);
-  if (found != by_pid_.end() && same_start(*found->second, start_boottime_ns)) found->second->exited = true;
+  if (found == by_pid_.end() || !same_start(*found->second, start_boottime_ns) || found->second->exited) return;
+  found->second->exited = true;
+  exits_.emplace_back(pid, start_boottime_ns);
+  expire_old_exits();
 }
 
 CachedProcess* ProcessCache::find_any(uint32_t pid) {

@@ -1,6 +1,9 @@
 // What vajrad knows about each live (and recently exited) process: identity, exe, argv, cwd,
 // credentials, cgroup, container, namespaces. Fed by exec/fork/exit events and seeded from /proc, so
-// processes older than the daemon have context too. Bounded LRU; evictions are counted.
+// processes older than the daemon have context too. Bounded LRU; evictions are counted. An exited
+// process is kept while it is among the newest exits (for events that trail its exit) or while a
+// cached process descends from it (to name it in that process's ancestry), then removed: on a busy
+// host most processes are short-lived, and keeping each until the LRU ages it out cost megabytes.
 //
 // Only the pipeline's decode thread uses it (entries build their wire forms lazily, even through a
 // const pointer); counters are atomics so Status may read them.
@@ -8,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <string>
 #include <unordered_map>
@@ -26,6 +30,8 @@ struct CachedProcess {
   bool has_exe_identity = false;
   FileIdentity exe_identity;
   bool exited = false;
+  bool exit_expired = false;    // exited, out of the newest exits, kept only for its descendants
+  uint32_t cached_children = 0;  // cached entries whose parent this is
   // Parts of `process` in wire form, built by ProcessCache on first use and then reused for every
   // event that carries them (see Enricher: they go into events pre-serialized). Empty until built.
   // They describe fields that never change in a cached entry: an exec replaces the entry, and a
@@ -40,7 +46,10 @@ struct CachedProcess {
 
 class ProcessCache {
  public:
-  explicit ProcessCache(size_t capacity);
+  // Keeps at most `capacity` processes, of which `recent_exits` are processes that exited and that
+  // no cached process descends from.
+  explicit ProcessCache(size_t capacity, size_t recent_exits = kRecentExits);
+  static constexpr size_t kRecentExits = 2048;
 
   // Adds every process under proc_root. Returns how many were added.
   size_t seed_from_proc(const BootClock& clock, const std::string& proc_root = "/proc");
@@ -81,10 +90,18 @@ class ProcessCache {
   template <typename Emit>
   bool walk_ancestry(uint32_t ppid, uint64_t start_boottime_ns, uint32_t depth, Emit&& emit);
   void touch(Lru::iterator it);
+  // The cached parent of `child`, or nullptr: found by ppid, and not a later process reusing the pid.
+  CachedProcess* parent_of(const CachedProcess& child);
+  void link_to_parent(const CachedProcess& child);
+  // Removes the entry; a parent it was keeping (exited, expired, no other child) goes with it.
+  void remove(Lru::iterator it);
+  void expire_old_exits();
 
   const size_t capacity_;
+  const size_t recent_exits_;
   Lru lru_;  // front = most recently used
   std::unordered_map<uint32_t, Lru::iterator> by_pid_;
+  std::deque<std::pair<uint32_t, uint64_t>> exits_;  // (pid, start) of exited processes, oldest first
   std::atomic<uint64_t> size_{0}, hits_{0}, misses_{0}, evictions_{0};
 };
 

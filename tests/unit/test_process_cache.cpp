@@ -100,6 +100,55 @@ TEST_CASE("exited processes stay for their descendants' ancestry") {
   CHECK(p.ancestry(0).exe() == "/bin/sh");
 }
 
+TEST_CASE("an exited process leaves once newer exits push it out, unless a cached process descends from it") {
+  ProcessCache cache(64, 2);
+  cache.on_exec(exec_event(1, 0, 10, "/sbin/init"));
+  cache.on_exec(exec_event(20, 1, 20, "/usr/bin/daemonizer"));
+  cache.on_fork(fork_event(20, 20, 21, 21));
+  cache.on_exit(20, 20);  // 21 lives on, orphaned
+  for (uint32_t pid = 30; pid < 33; ++pid) {
+    cache.on_exec(exec_event(pid, 1, pid, "/bin/true"));
+    cache.on_exit(pid, pid);
+  }
+  CHECK_FALSE(cache.find(30, 30));  // pushed out by the two newer exits
+  CHECK(cache.find(31, 31));
+  CHECK(cache.find(32, 32));
+  v1::Process orphan;
+  CHECK(cache.fill_ancestry(21, 21, 8, orphan));  // 20 stays: 21 descends from it
+  REQUIRE(orphan.ancestry_size() == 3);
+  CHECK(orphan.ancestry(1).exe() == "/usr/bin/daemonizer");
+
+  cache.on_exit(21, 21);
+  for (uint32_t pid = 40; pid < 42; ++pid) {
+    cache.on_exec(exec_event(pid, 1, pid, "/bin/true"));
+    cache.on_exit(pid, pid);
+  }
+  CHECK_FALSE(cache.find(21, 21));
+  CHECK_FALSE(cache.find(20, 20));  // its last descendant left, so it went too
+  CHECK(cache.find(1, 10));
+  CHECK(cache.status().size() == 3);  // init and the two newest exits
+  CHECK(cache.status().evictions() == 0);
+}
+
+TEST_CASE("an exec keeps the process's place as a parent; a reused pid does not inherit it") {
+  ProcessCache cache(64, 0);
+  cache.on_exec(exec_event(20, 1, 20, "/bin/sh"));
+  cache.on_fork(fork_event(20, 20, 21, 21));
+  cache.on_exec(exec_event(20, 1, 20, "/usr/bin/python3"));  // same process, new image
+  cache.on_exit(20, 20);
+  CHECK(cache.find(20, 20));  // still the parent of 21
+  cache.on_exit(21, 21);
+  CHECK_FALSE(cache.find(21, 21));
+  CHECK_FALSE(cache.find(20, 20));
+
+  cache.on_exec(exec_event(50, 1, 50, "/old"));
+  cache.on_fork(fork_event(50, 50, 51, 51));
+  cache.on_exec(exec_event(50, 1, 500, "/new"));  // pid 50 reused: 51 is not its child
+  cache.on_exit(50, 500);
+  CHECK_FALSE(cache.find(50, 500));
+  CHECK(cache.find(51, 51));
+}
+
 namespace {
 
 // The ancestry collect_ancestry_wire gives, parsed as a subscriber would.
