@@ -44,10 +44,15 @@ bool is_v4_mapped(const Ip6& address) {
 std::string format_address(const Ip6& address) {
   char text[INET6_ADDRSTRLEN] = {};
   if (is_v4_mapped(address)) {
-    inet_ntop(AF_INET, address.data() + 12, text, sizeof(text));
-  } else {
-    inet_ntop(AF_INET6, address.data(), text, sizeof(text));
+    // Every socket event formats two of these: glibc's inet_ntop goes through sprintf, ten times slower.
+    char* end = text;
+    for (int i = 12; i < 16; ++i) {
+      if (i > 12) *end++ = '.';
+      end = std::to_chars(end, text + sizeof(text), address[i]).ptr;
+    }
+    return std::string(text, end);
   }
+  inet_ntop(AF_INET6, address.data(), text, sizeof(text));
   return text;
 }
 

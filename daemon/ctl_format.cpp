@@ -539,11 +539,14 @@ std::string format_status_text(const v1::StatusResponse& status, uint64_t now_ns
   appendf(out, "\nsubscribers    %d connected, %llu connections refused\n", status.subscribers_size(),
           ull(status.refused_connections()));
   for (const v1::SubscriberStatus& subscriber : status.subscribers()) {
-    appendf(out, "  #%llu uid %u pid %u, up %s, delivered %llu, dropped %llu, queue %u/%u, filter:%s\n",
+    appendf(out,
+            "  #%llu uid %u pid %u, up %s, delivered %llu, dropped %llu, queue %u/%u events %llu/%llu KiB, "
+            "filter:%s\n",
             ull(subscriber.id()), subscriber.peer_uid(), subscriber.peer_pid(),
             format_duration(elapsed(subscriber.connected_ns(), now_ns)).c_str(),
             ull(subscriber.delivered()), ull(subscriber.dropped()), subscriber.queue_depth(),
-            subscriber.queue_capacity(), describe_filter(subscriber.filter()).c_str());
+            subscriber.queue_capacity(), ull(subscriber.queue_bytes() / 1024),
+            ull(subscriber.queue_bytes_capacity() / 1024), describe_filter(subscriber.filter()).c_str());
   }
   return out;
 }

@@ -44,6 +44,14 @@ EventPtr subscriber_loss(uint64_t count, v1::EventKind kind) {
   return loss_event(v1::LOSS_PLACE_SUBSCRIBER, count, kind);
 }
 
+// The event, moved out, ready to be queued: sized once here, so that the replay buffer and every
+// subscriber queue read its serialized size (the measure of the memory it holds) from the cache.
+EventPtr share(v1::Event& event) {
+  auto shared = std::make_shared<const v1::Event>(std::move(event));
+  shared->ByteSizeLong();
+  return shared;
+}
+
 }  // namespace
 
 bool filter_matches(const v1::SubscribeRequest& filter, const v1::Event& event) {
@@ -75,23 +83,28 @@ bool filter_matches(const v1::SubscribeRequest& filter, const v1::Event& event) 
   return net_filter_matches(filter, event) && file_filter_matches(filter, event);
 }
 
-Subscription::Subscription(uint64_t id, v1::SubscribeRequest filter, size_t capacity,
+Subscription::Subscription(uint64_t id, v1::SubscribeRequest filter, size_t capacity, size_t byte_capacity,
                            uint32_t peer_uid, uint32_t peer_pid)
     : id_(id),
       filter_(std::move(filter)),
       capacity_(capacity),
+      byte_capacity_(byte_capacity),
       peer_uid_(peer_uid),
       peer_pid_(peer_pid),
       connected_ns_(wall_clock_ns()) {}
 
 void Subscription::offer_unbounded(const EventPtr& event) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!closed_) queue_.push_back(Queued{event, 0, v1::EVENT_KIND_UNSPECIFIED});
+  if (closed_) return;
+  const size_t bytes = event->ByteSizeLong();
+  queue_.push_back(Queued{event, 0, v1::EVENT_KIND_UNSPECIFIED, bytes});
+  queued_bytes_ += bytes;
 }
 
 bool Subscription::queue_locked(const EventPtr& event) {
   if (closed_) return false;
-  if (queue_.size() >= capacity_) {
+  const size_t bytes = event->GetCachedSize();  // the hub has sized every event it offers
+  if (queue_.size() >= capacity_ || (!queue_.empty() && queued_bytes_ + bytes > byte_capacity_)) {
     if (pending_loss_ == 0) {
       pending_loss_kind_ = event->kind();
     } else if (pending_loss_kind_ != event->kind()) {
@@ -101,7 +114,8 @@ bool Subscription::queue_locked(const EventPtr& event) {
     ++dropped_;
     return false;
   }
-  queue_.push_back(Queued{event, pending_loss_, pending_loss_kind_});
+  queue_.push_back(Queued{event, pending_loss_, pending_loss_kind_, bytes});
+  queued_bytes_ += bytes;
   pending_loss_ = 0;
   return true;
 }
@@ -128,10 +142,7 @@ EventPtr Subscription::next(std::chrono::milliseconds timeout) {
       lock.unlock();
       return subscriber_loss(count, kind);
     }
-    EventPtr event = std::move(front.event);
-    queue_.pop_front();
-    if (event->kind() != v1::EVENT_KIND_STREAM_START) ++delivered_;
-    return event;
+    return pop_locked();
   }
   // The queue drained after drops: announce them now rather than when the next event comes.
   if (pending_loss_ > 0) {
@@ -142,6 +153,15 @@ EventPtr Subscription::next(std::chrono::milliseconds timeout) {
     return subscriber_loss(count, kind);
   }
   return nullptr;
+}
+
+EventPtr Subscription::pop_locked() {
+  Queued& front = queue_.front();
+  EventPtr event = std::move(front.event);
+  queued_bytes_ -= front.bytes;
+  queue_.pop_front();
+  if (event->kind() != v1::EVENT_KIND_STREAM_START) ++delivered_;
+  return event;
 }
 
 size_t Subscription::next_batch(std::vector<EventPtr>& out, size_t max_events, std::chrono::milliseconds timeout) {
@@ -175,9 +195,7 @@ size_t Subscription::next_batch(std::vector<EventPtr>& out, size_t max_events, s
         front.lost_before = 0;
         continue;
       }
-      if (front.event->kind() != v1::EVENT_KIND_STREAM_START) ++delivered_;
-      out.push_back(std::move(front.event));
-      queue_.pop_front();
+      out.push_back(pop_locked());
     }
   }
   for (const Loss& loss : losses) out[loss.at] = subscriber_loss(loss.count, loss.kind);
@@ -203,17 +221,21 @@ v1::SubscriberStatus Subscription::status() const {
   status.set_peer_uid(peer_uid_);
   status.set_peer_pid(peer_pid_);
   status.set_queue_capacity(static_cast<uint32_t>(capacity_));
+  status.set_queue_bytes_capacity(byte_capacity_);
   status.set_connected_ns(connected_ns_);
   *status.mutable_filter() = filter_;
   std::lock_guard<std::mutex> lock(mu_);
   status.set_delivered(delivered_);
   status.set_dropped(dropped_);
   status.set_queue_depth(static_cast<uint32_t>(queue_.size()));
+  status.set_queue_bytes(queued_bytes_);
   return status;
 }
 
-Hub::Hub(size_t subscriber_queue_capacity, size_t replay_capacity, size_t replay_bytes, std::string instance)
+Hub::Hub(size_t subscriber_queue_capacity, size_t replay_capacity, size_t replay_bytes, std::string instance,
+         size_t subscriber_queue_bytes)
     : capacity_(subscriber_queue_capacity),
+      byte_capacity_(subscriber_queue_bytes),
       replay_capacity_(replay_capacity),
       replay_bytes_(replay_bytes),
       instance_(std::move(instance)) {}
@@ -232,9 +254,8 @@ void Hub::publish(std::vector<v1::Event>& events) {
   for (size_t i = 0; i < events.size(); ++i) {
     events[i].set_seq(next_seq_++);
     if (replay_capacity_ == 0) continue;
-    shared[i] = std::make_shared<const v1::Event>(std::move(events[i]));
-    // The serialized size stands for the memory an event holds; gRPC reuses the cached size.
-    retained_bytes_ += shared[i]->ByteSizeLong();
+    shared[i] = share(events[i]);
+    retained_bytes_ += shared[i]->GetCachedSize();
     retained_.push_back(shared[i]);
     while (retained_.size() > replay_capacity_ || (retained_bytes_ > replay_bytes_ && retained_.size() > 1)) {
       retained_bytes_ -= retained_.front()->GetCachedSize();
@@ -246,7 +267,7 @@ void Hub::publish(std::vector<v1::Event>& events) {
     wanted.clear();
     for (size_t i = 0; i < events.size(); ++i) {
       if (!filter_matches(subscription->filter_, shared[i] ? *shared[i] : events[i])) continue;
-      if (!shared[i]) shared[i] = std::make_shared<const v1::Event>(std::move(events[i]));
+      if (!shared[i]) shared[i] = share(events[i]);
       wanted.push_back(shared[i]);
     }
     if (!wanted.empty()) subscription->offer(wanted);
@@ -283,7 +304,7 @@ std::shared_ptr<Subscription> Hub::subscribe(const v1::SubscribeRequest& filter,
                                              uint32_t peer_pid) {
   std::lock_guard<std::mutex> lock(mu_);
   auto subscription =
-      std::make_shared<Subscription>(next_id_++, filter, capacity_, peer_uid, peer_pid);
+      std::make_shared<Subscription>(next_id_++, filter, capacity_, byte_capacity_, peer_uid, peer_pid);
   if (closed_) {
     subscription->close();
     return subscription;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -27,7 +28,9 @@ bool filter_matches(const v1::SubscribeRequest& filter, const v1::Event& event);
 
 class Subscription {
  public:
-  Subscription(uint64_t id, v1::SubscribeRequest filter, size_t capacity, uint32_t peer_uid,
+  // Queues at most `capacity` events and `byte_capacity` bytes of them (serialized size; one event
+  // is always taken, however big).
+  Subscription(uint64_t id, v1::SubscribeRequest filter, size_t capacity, size_t byte_capacity, uint32_t peer_uid,
                uint32_t peer_pid);
 
   // Waits up to `timeout` for the next event. Where events were dropped, returns a Loss event
@@ -58,7 +61,10 @@ class Subscription {
     EventPtr event;
     uint64_t lost_before;
     v1::EventKind lost_kind;
+    size_t bytes;
   };
+  // Removes the front event (its lost_before already announced) and returns it.
+  EventPtr pop_locked();
 
   // Queues one event or counts it dropped; returns whether it was queued. Caller holds mu_.
   bool queue_locked(const EventPtr& event);
@@ -66,11 +72,13 @@ class Subscription {
   const uint64_t id_;
   const v1::SubscribeRequest filter_;
   const size_t capacity_;
+  const size_t byte_capacity_;
   const uint32_t peer_uid_, peer_pid_;
   const uint64_t connected_ns_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Queued> queue_;
+  size_t queued_bytes_ = 0;
   uint64_t pending_loss_ = 0;   // dropped after the last queued event, not yet announced
   v1::EventKind pending_loss_kind_ = v1::EVENT_KIND_UNSPECIFIED;  // UNSPECIFIED once kinds mix
   uint64_t delivered_ = 0;
@@ -81,8 +89,11 @@ class Subscription {
 class Hub {
  public:
   // `instance` names this daemon run in cursors; the newest `replay_capacity` events (0: none), and
-  // at most `replay_bytes` of them, are retained.
-  Hub(size_t subscriber_queue_capacity, size_t replay_capacity, size_t replay_bytes, std::string instance);
+  // at most `replay_bytes` of them, are retained. Each subscriber queues at most
+  // `subscriber_queue_capacity` events and `subscriber_queue_bytes` bytes of them. Bytes are serialized
+  // sizes: they stand for the memory an event holds.
+  Hub(size_t subscriber_queue_capacity, size_t replay_capacity, size_t replay_bytes, std::string instance,
+      size_t subscriber_queue_bytes = SIZE_MAX);
 
   // Assigns the event its seq, retains it and offers it to every matching subscriber.
   void publish(v1::Event&& event);
@@ -113,6 +124,7 @@ class Hub {
   uint64_t replay_into(Subscription& subscription, const v1::SubscribeRequest& filter) const;
 
   const size_t capacity_;
+  const size_t byte_capacity_;
   const size_t replay_capacity_;
   const size_t replay_bytes_;
   const std::string instance_;

@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
   vajra::ProcessCache cache(config.process.cache_size);
   spdlog::info("process cache seeded with {} processes from /proc", cache.seed_from_proc(clock));
   vajra::Hub hub(config.buffers.subscriber_queue, config.buffers.replay_events, config.buffers.replay_bytes,
-                 new_instance_id());
+                 new_instance_id(), config.buffers.subscriber_queue_bytes);
   spdlog::info("daemon instance {}", hub.instance());
   vajra::ProbeSet probes(config);
   vajra::FileWatch files(probes, vajra::own_mnt_namespace());

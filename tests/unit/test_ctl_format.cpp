@@ -194,6 +194,8 @@ TEST_CASE("status report shows each section") {
   subscriber->set_peer_pid(777);
   subscriber->set_connected_ns(kTime);
   subscriber->set_queue_capacity(16384);
+  subscriber->set_queue_bytes(3072);
+  subscriber->set_queue_bytes_capacity(16u << 20);
   subscriber->mutable_filter()->add_kinds(v1::EVENT_KIND_EXEC);
   subscriber->mutable_filter()->add_pids(9);
 
@@ -213,6 +215,6 @@ TEST_CASE("status report shows each section") {
   CHECK(text.find("  subscriber             10\n") != std::string::npos);
   CHECK(text.find("  process             300      32768") != std::string::npos);
   CHECK(text.find("1 connected, 2 connections refused\n") != std::string::npos);
-  CHECK(text.find("  #3 uid 1000 pid 777, up 1h02m03s, delivered 0, dropped 0, queue 0/16384, "
+  CHECK(text.find("  #3 uid 1000 pid 777, up 1h02m03s, delivered 0, dropped 0, queue 0/16384 events 3/16384 KiB, "
                   "filter: kinds=exec pids=9\n") != std::string::npos);
 }

@@ -244,6 +244,32 @@ TEST_CASE("a loss is announced before the first event queued after it") {
   CHECK(rest[2]->seq() == 5);
 }
 
+TEST_CASE("a subscriber queue is bounded in bytes too, and always takes one event") {
+  v1::Event big = exec_event(1);
+  big.mutable_process()->add_argv(std::string(600, 'a'));
+  const size_t one = big.ByteSizeLong() + 8;  // room for the seq the hub adds
+  Hub hub(64, 0, 1 << 20, "test-instance", 2 * one);
+  auto subscription = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
+  for (int i = 0; i < 3; ++i) hub.publish(v1::Event(big));  // the third exceeds two events' bytes
+  const v1::SubscriberStatus status = hub.subscribers().at(0);
+  CHECK(status.queue_depth() == 2);
+  CHECK(status.queue_bytes() > one);
+  CHECK(status.queue_bytes() <= 2 * one);
+  CHECK(status.queue_bytes_capacity() == 2 * one);
+  CHECK(hub.subscriber_drops() == 1);
+  const auto taken = drain(*subscription);
+  REQUIRE(taken.size() == 3);
+  CHECK(taken[2]->loss().count() == 1);
+  CHECK(hub.subscribers().at(0).queue_bytes() == 0);
+
+  Hub tiny(64, 0, 1 << 20, "test-instance", 1);  // smaller than any event: one still fits
+  auto alone = subscribe_live(tiny, v1::SubscribeRequest(), 0, 1);
+  tiny.publish(v1::Event(big));
+  tiny.publish(v1::Event(big));
+  CHECK(tiny.subscribers().at(0).queue_depth() == 1);
+  CHECK(tiny.subscriber_drops() == 1);
+}
+
 TEST_CASE("drops of departed subscribers stay counted") {
   Hub hub(1, 0, 1 << 20, "test-instance");
   auto subscription = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);

@@ -33,6 +33,8 @@ TEST_CASE("netaddr: IPv4 is v4-mapped and shown as IPv4") {
   CHECK(address("::ffff:10.1.2.3") == v4);
   CHECK(format_address(address("::ffff:127.0.0.1")) == "127.0.0.1");
   CHECK(format_address(address("0.0.0.0")) == "0.0.0.0");
+  CHECK(format_address(address("255.255.255.255")) == "255.255.255.255");
+  CHECK(format_address(address("192.0.20.9")) == "192.0.20.9");
 }
 
 TEST_CASE("netaddr: IPv6 is shown compressed") {
