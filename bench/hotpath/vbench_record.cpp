@@ -19,6 +19,8 @@
 #include <spdlog/spdlog.h>
 
 #include "config.h"
+#include "file_watch.h"
+#include "proc_reader.h"
 #include "probes.h"
 #include "record_file.h"
 #include "vajra_wire.h"
@@ -67,6 +69,12 @@ int main(int argc, char** argv) {
       })) {
     std::fprintf(stderr, "vbench-record: no probe could be loaded\n");
     return 1;
+  }
+  // The file family's kernel filter passes only what the watch lists may want, as in vajrad.
+  vajra::FileWatch files(probes, vajra::own_mnt_namespace());
+  if (config.files.enabled) {
+    if (const std::string error = files.apply(config.files); !error.empty())
+      std::fprintf(stderr, "vbench-record: files: %s (file events are not recorded)\n", error.c_str());
   }
   // After the probes attach, so that every process is either in the snapshot or seen starting.
   const std::string snapshot = vbench::proc_snapshot_dir(out_path);

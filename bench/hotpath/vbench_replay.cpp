@@ -1,5 +1,7 @@
 // vbench-replay: runs vajrad's user-space hot path (decode, enrich, attach the exe hash, serialize)
 // over records captured by vbench-record, one event at a time, as the decode and publish threads do.
+// File events go through the watch lists first (FileWatch::enrich: globs, attributes, host paths) and
+// stop there when no category matches, as in vajrad.
 //
 //   vbench-replay --in FILE [--config FILE] [--passes N] [--proc DIR | --no-seed]
 //
@@ -32,7 +34,10 @@
 #include "config.h"
 #include "decode.h"
 #include "enrich.h"
+#include "file_watch.h"
 #include "hasher.h"
+#include "probes.h"
+#include "proc_reader.h"
 #include "process_cache.h"
 #include "record_file.h"
 #include "vajra_wire.h"
@@ -43,16 +48,20 @@ struct Context {
   const vajra::Config& config;
   vajra::BootClock& clock;
   vajra::Hasher& hasher;
+  vajra::FileWatch& files;
   vajra::Decoder decoder;
   vajra::ProcessCache cache;
   vajra::Enricher enricher;
   std::string wire;  // serialized event, reused like a gRPC write buffer
   uint64_t bytes = 0;
   uint64_t failed = 0;
-  Context(const vajra::Config& c, vajra::BootClock& k, vajra::Hasher& h, const std::string& proc_snapshot)
+  uint64_t unwatched = 0;  // file events no category matched
+  Context(const vajra::Config& c, vajra::BootClock& k, vajra::Hasher& h, vajra::FileWatch& f,
+          const std::string& proc_snapshot)
       : config(c),
         clock(k),
         hasher(h),
+        files(f),
         decoder(c.process, k),
         cache(c.process.cache_size),
         enricher(c.process, cache, h, k) {
@@ -64,6 +73,13 @@ struct Context {
 __attribute__((noinline)) bool step_decode(Context& ctx, const std::string& record, vajra::DecodedEvent& out) {
   std::string error;
   return ctx.decoder.decode(record.data(), record.size(), out, error);
+}
+
+// What Pipeline::on_record does before the process context: false for a file event no category wants.
+__attribute__((noinline)) bool step_watch(Context& ctx, vajra::DecodedEvent& decoded) {
+  if (decoded.event.kind() != vajra::v1::EVENT_KIND_FILE) return true;
+  std::optional<vajra::FileHasher::Pending> content_hash;
+  return ctx.files.enrich(decoded.event, content_hash);
 }
 
 __attribute__((noinline)) std::optional<vajra::Hasher::Pending> step_enrich(Context& ctx,
@@ -95,6 +111,10 @@ __attribute__((noinline)) void hot_path(Context& ctx, const std::string& record)
   vajra::DecodedEvent decoded;
   if (!step_decode(ctx, record, decoded)) {
     ++ctx.failed;
+    return;
+  }
+  if (!step_watch(ctx, decoded)) {
+    ++ctx.unwatched;
     return;
   }
   auto pending = step_enrich(ctx, decoded);
@@ -163,27 +183,37 @@ int main(int argc, char** argv) {
 
   vajra::BootClock clock;
   vajra::Hasher hasher(config.hash);
+  // Not started: FileWatch only needs it for the kernel maps, which a replay leaves alone.
+  vajra::ProbeSet probes(config);
+  vajra::FileWatch files(probes, vajra::own_mnt_namespace());
+  if (config.files.enabled) {
+    if (const std::string error = files.apply(config.files); !error.empty()) {
+      std::fprintf(stderr, "vbench-replay: files: %s\n", error.c_str());
+      return 1;
+    }
+  }
 
   // Warm-up: learn which event kind each record kind decodes to, and let every exe hash finish.
   std::map<int, std::string> kind_names;
   std::map<int, uint64_t> per_kind;
   {
-    vbench::Context warm(config, clock, hasher, proc_path);
+    vbench::Context warm(config, clock, hasher, files, proc_path);
     for (const std::string& record : records) {
       vajra::DecodedEvent decoded;
       if (!vbench::step_decode(warm, record, decoded)) continue;
       const int bucket = vbench::record_kind(record);
       kind_names[bucket] = vajra::v1::EventKind_Name(decoded.event.kind());
+      if (!vbench::step_watch(warm, decoded)) continue;
       auto pending = warm.enricher.enrich(decoded);
       if (pending) pending->wait_for(std::chrono::seconds(5));
     }
   }
 
   std::chrono::duration<double> elapsed{0};
-  uint64_t events = 0, bytes = 0, failed = 0;
+  uint64_t events = 0, bytes = 0, failed = 0, unwatched = 0;
   size_t seeded = 0;
   for (int pass = 0; pass < passes; ++pass) {
-    vbench::Context ctx(config, clock, hasher, proc_path);
+    vbench::Context ctx(config, clock, hasher, files, proc_path);
     seeded = ctx.seeded;
     const auto start = std::chrono::steady_clock::now();
     for (const std::string& record : records) {
@@ -195,10 +225,12 @@ int main(int argc, char** argv) {
     events += records.size();
     bytes += ctx.bytes;
     failed += ctx.failed;
+    unwatched += ctx.unwatched;
   }
 
-  std::printf("{\"records\":%zu,\"passes\":%d,\"seeded\":%zu,\"failed\":%llu,\"ns_per_event\":%.1f,\"bytes_per_event\":%.1f,\"kinds\":{",
+  std::printf("{\"records\":%zu,\"passes\":%d,\"seeded\":%zu,\"failed\":%llu,\"unwatched\":%llu,\"ns_per_event\":%.1f,\"bytes_per_event\":%.1f,\"kinds\":{",
               records.size(), passes, seeded, static_cast<unsigned long long>(failed),
+              static_cast<unsigned long long>(unwatched),
               events ? elapsed.count() * 1e9 / static_cast<double>(events) : 0.0,
               events ? static_cast<double>(bytes) / static_cast<double>(events) : 0.0);
   bool first = true;

@@ -18,7 +18,7 @@ def callgrind(args, machine, work, workloads):
     machine.wait_clean("callgrind")
     cfg = f"{work}/record.yaml"
     generate_vajra_config(cfg, f"{work}/record.sock", args.vajra_set, False, args.config_template,
-                          args.bin("vajrad"))
+                          args.bin("vajrad"), watched=workloads.watched)
     rec = f"{work}/events.rec"
     proc = subprocess.Popen([args.bin("vbench-record"), "--out", rec, "--config", cfg], stdout=subprocess.PIPE,
                             stderr=open(f"{work}/record.err", "w"), text=True)
