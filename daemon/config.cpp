@@ -167,10 +167,11 @@ void read_hash(const Value& v, HashConfig& hash) {
 }
 
 void read_buffers(const Value& v, BufferConfig& buffers) {
-  const Section s(v, {"ring_buffer_bytes", "pipeline_queue", "subscriber_queue", "subscriber_queue_bytes",
-                      "replay_events", "replay_bytes"});
+  const Section s(v, {"ring_buffer_bytes", "pipeline_queue", "pipeline_queue_bytes", "subscriber_queue",
+                      "subscriber_queue_bytes", "replay_events", "replay_bytes"});
   s.read("ring_buffer_bytes", buffers.ring_buffer_bytes, read_ring_buffer_bytes);
   s.read("pipeline_queue", buffers.pipeline_queue, u32_between(16, 16777216));
+  s.read("pipeline_queue_bytes", buffers.pipeline_queue_bytes, u32_between(1u << 20, 1u << 31));
   s.read("subscriber_queue", buffers.subscriber_queue, u32_between(16, 16777216));
   s.read("subscriber_queue_bytes", buffers.subscriber_queue_bytes, u32_between(1u << 20, 1u << 31));
   s.read("replay_events", buffers.replay_events, u32_between(0, 1000000));

@@ -492,8 +492,10 @@ std::string format_status_text(const v1::StatusResponse& status, uint64_t now_ns
           status.config_path().empty() ? "built-in defaults" : status.config_path().c_str());
   appendf(out, "  instance     %s\n", status.daemon_instance().c_str());
   appendf(out, "  next seq     %llu\n", ull(status.next_seq()));
-  appendf(out, "  replay       %llu of %llu events retained for resuming subscribers\n",
-          ull(status.replay_retained()), ull(status.replay_capacity()));
+  appendf(out, "  replay       %llu of %llu events retained for resuming subscribers (%llu KiB)\n",
+          ull(status.replay_retained()), ull(status.replay_capacity()), ull(status.replay_bytes() / 1024));
+  appendf(out, "  pipeline     %u events waiting for fan-out (%llu KiB)\n", status.pipeline_queue_depth(),
+          ull(status.pipeline_queue_bytes() / 1024));
 
   out += "\nfeatures\n";
   for (const v1::KernelFeature& feature : status.features()) {

@@ -329,6 +329,11 @@ size_t Hub::replay_retained() const {
   return retained_.size();
 }
 
+size_t Hub::replay_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return retained_bytes_;
+}
+
 void Hub::unsubscribe(const std::shared_ptr<Subscription>& subscription) {
   subscription->close();
   std::lock_guard<std::mutex> lock(mu_);

@@ -117,6 +117,7 @@ class Hub {
 
   const std::string& instance() const { return instance_; }
   size_t replay_retained() const;
+  size_t replay_bytes() const;  // serialized size of the retained events
   size_t replay_capacity() const { return replay_capacity_; }
 
  private:

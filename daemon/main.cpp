@@ -180,6 +180,7 @@ int main(int argc, char** argv) {
     *s.mutable_hash_cache() = hasher.status();
     s.set_daemon_instance(hub.instance());
     s.set_replay_retained(hub.replay_retained());
+    s.set_replay_bytes(hub.replay_bytes());
     s.set_replay_capacity(hub.replay_capacity());
     return s;
   };

@@ -119,6 +119,7 @@ void Pipeline::on_record(const void* data, size_t size) {
   if (kind == v1::EVENT_KIND_EXEC || item.file_hash)
     item.hash_deadline += std::chrono::milliseconds(config_.hash.max_wait_ms);
   item.event = std::move(decoded.event);
+  item.bytes = item.event.ByteSizeLong();
   staged_.push_back(std::move(item));
   if (staged_.size() >= kHandOverEvents) hand_over();
 }
@@ -128,12 +129,14 @@ void Pipeline::hand_over() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (Item& item : staged_) {
-      if (queue_.size() >= config_.buffers.pipeline_queue) {
+      if (queue_.size() >= config_.buffers.pipeline_queue ||
+          (!queue_.empty() && queued_bytes_ + item.bytes > config_.buffers.pipeline_queue_bytes)) {
         const v1::EventKind kind = item.event.kind();
         counters_.pipeline_drops[kind].fetch_add(1, std::memory_order_relaxed);
         unannounced_pipeline_[kind].fetch_add(1, std::memory_order_relaxed);
         continue;
       }
+      queued_bytes_ += item.bytes;
       queue_.push_back(std::move(item));
     }
   }
@@ -250,6 +253,7 @@ void Pipeline::publish_loop() {
       if (queue_.empty() && !running_) return;
       // Taken in bounded pieces, so that what is being published counts little beside the queue's bound.
       const size_t count = std::min(queue_.size(), kTakeEvents);
+      for (size_t i = 0; i < count; ++i) queued_bytes_ -= queue_[i].bytes;
       std::move(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count), std::back_inserter(taken));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
     }
@@ -280,6 +284,11 @@ void Pipeline::fill_status(v1::StatusResponse& status) const {
     pipeline_drops += counters_.pipeline_drops[kind].load(std::memory_order_relaxed);
   }
   status.set_pipeline_drops(pipeline_drops);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    status.set_pipeline_queue_depth(static_cast<uint32_t>(queue_.size()));
+    status.set_pipeline_queue_bytes(queued_bytes_);
+  }
   status.set_dns_malformed(counters_.dns_malformed.load(std::memory_order_relaxed));
 }
 

@@ -52,6 +52,7 @@ class Pipeline {
     std::optional<Hasher::Pending> hash;
     std::optional<FileHasher::Pending> file_hash;
     std::chrono::steady_clock::time_point hash_deadline;
+    size_t bytes = 0;  // serialized size when decoded: what the queue's byte bound counts
   };
   struct Counters {
     std::array<std::atomic<uint64_t>, kKinds> received{}, published{}, decode_errors{}, pipeline_drops{},
@@ -80,9 +81,10 @@ class Pipeline {
   FileWatch& files_;
 
   std::vector<Item> staged_;  // decode thread only
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;
+  size_t queued_bytes_ = 0;  // of the items in queue_
   std::atomic<bool> running_{false};
   std::thread decode_thread_, publish_thread_;
 

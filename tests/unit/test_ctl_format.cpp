@@ -184,6 +184,11 @@ TEST_CASE("status report shows each section") {
     counters->set_kernel_drops(4);
   }
   status.set_pipeline_drops(6);
+  status.set_replay_retained(40);
+  status.set_replay_capacity(8192);
+  status.set_replay_bytes(2048);
+  status.set_pipeline_queue_depth(7);
+  status.set_pipeline_queue_bytes(3072);
   status.set_subscriber_drops(10);
   status.mutable_process_cache()->set_size(300);
   status.mutable_process_cache()->set_capacity(32768);
@@ -205,6 +210,8 @@ TEST_CASE("status report shows each section") {
   CHECK(text.find("started      " + kTimeText + " (up 1h02m03s)\n") != std::string::npos);
   CHECK(text.find("config       built-in defaults\n") != std::string::npos);
   CHECK(text.find("next seq     501\n") != std::string::npos);
+  CHECK(text.find("  replay       40 of 8192 events retained for resuming subscribers (2 KiB)\n") != std::string::npos);
+  CHECK(text.find("  pipeline     7 events waiting for fan-out (3 KiB)\n") != std::string::npos);
   CHECK(text.find("  ringbuf                      yes") != std::string::npos);
   CHECK(text.find("  process/exec_failed          failed    tp/syscalls/sys_exit_execve  error: "
                   "permission denied\n") != std::string::npos);
