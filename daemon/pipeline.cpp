@@ -40,6 +40,7 @@ constexpr int kPollMs = 10;
 // all of them; a long drain is handed over in pieces of this many so publishing starts meanwhile.
 constexpr size_t kHandOverEvents = 256;
 constexpr size_t kTakeEvents = 1024;
+constexpr auto kPublishIdleWait = std::chrono::seconds(1);
 // Queries waiting for their response: a resolver gives up within seconds, so 30 s loses no real pair.
 constexpr size_t kDnsPendingQueries = 4096;
 constexpr uint64_t kDnsQueryExpiryNs = 30'000'000'000ull;
@@ -160,6 +161,14 @@ void Pipeline::check_kernel_drops() {
   }
 }
 
+bool Pipeline::losses_unannounced() const {
+  auto any = [](const std::array<std::atomic<uint64_t>, kKinds>& pending) {
+    return std::any_of(pending.begin(), pending.end(),
+                       [](const std::atomic<uint64_t>& count) { return count.load(std::memory_order_relaxed) > 0; });
+  };
+  return any(unannounced_kernel_) || any(unannounced_pipeline_);
+}
+
 void Pipeline::publish_losses() {
   auto announce = [this](std::array<std::atomic<uint64_t>, kKinds>& pending, v1::LossPlace place) {
     for (size_t kind = 0; kind < kKinds; ++kind) {
@@ -249,7 +258,8 @@ void Pipeline::publish_loop() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(kPollMs), [this] { return !queue_.empty() || !running_; });
+      // Woken by every hand-over, loss and stop(): the timeout only bounds an idle wait.
+      cv_.wait_for(lock, kPublishIdleWait, [this] { return !queue_.empty() || !running_ || losses_unannounced(); });
       if (queue_.empty() && !running_) return;
       // Taken in bounded pieces, so that what is being published counts little beside the queue's bound.
       const size_t count = std::min(queue_.size(), kTakeEvents);

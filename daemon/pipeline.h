@@ -67,6 +67,7 @@ class Pipeline {
   static bool hashes_ready(const Item& item);
   void publish_batch(std::vector<v1::Event>& batch);
   void check_kernel_drops();
+  bool losses_unannounced() const;
   void publish_losses();
   void apply_hash(Item& item);
   void apply_file_hash(Item& item);
