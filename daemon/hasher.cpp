@@ -42,7 +42,8 @@ HashResult hash_file(const std::string& path, const FileIdentity& expected, uint
   return HashResult{v1::HASH_STATUS_OK, hex.front(), ""};
 }
 
-Hasher::Hasher(const HashConfig& config) : config_(config) {
+Hasher::Hasher(const HashConfig& config)
+    : config_(config), disabled_(ready(HashResult{v1::HASH_STATUS_DISABLED, "", ""})) {
   if (config_.enabled) worker_ = std::thread([this] { run(); });
 }
 
@@ -62,20 +63,20 @@ Hasher::Pending Hasher::ready(HashResult result) {
 }
 
 std::optional<HashResult> Hasher::lookup(const FileIdentity& id) {
-  if (!config_.enabled) return HashResult{v1::HASH_STATUS_DISABLED, "", ""};
+  if (!config_.enabled) return disabled_.get();
   std::lock_guard<std::mutex> lock(mu_);
   auto found = cache_.find(id);
   if (found == cache_.end()) return std::nullopt;
-  return found->second.first;
+  return found->second.first.get();
 }
 
 Hasher::Pending Hasher::request(const FileIdentity& id, const std::string& open_path) {
-  if (!config_.enabled) return ready(HashResult{v1::HASH_STATUS_DISABLED, "", ""});
+  if (!config_.enabled) return disabled_;
   std::lock_guard<std::mutex> lock(mu_);
   if (auto found = cache_.find(id); found != cache_.end()) {
     hits_.fetch_add(1, std::memory_order_relaxed);
     cache_order_.splice(cache_order_.begin(), cache_order_, found->second.second);
-    return ready(found->second.first);
+    return found->second.first;
   }
   misses_.fetch_add(1, std::memory_order_relaxed);
   if (auto found = in_flight_.find(id); found != in_flight_.end()) return found->second;
@@ -100,19 +101,20 @@ void Hasher::run() {
       queue_.pop_front();
     }
     HashResult result = hash_file(job.open_path, job.id, config_.max_file_size);
+    // Failures to open may be transient (a short-lived process's /proc/<pid>/root is gone): only
+    // answers that depend on the file alone are remembered.
+    const bool lasting = result.status == v1::HASH_STATUS_OK || result.status == v1::HASH_STATUS_TOO_LARGE;
+    const Pending kept = lasting ? ready(result) : Pending();
     {
       std::lock_guard<std::mutex> lock(mu_);
-      // Failures to open may be transient (a short-lived process's /proc/<pid>/root is gone): only
-      // answers that depend on the file alone are remembered.
-      if (result.status == v1::HASH_STATUS_OK || result.status == v1::HASH_STATUS_TOO_LARGE)
-        remember(job.id, result);
+      if (lasting) remember(job.id, kept);
       in_flight_.erase(job.id);
     }
     job.promise.set_value(std::move(result));
   }
 }
 
-void Hasher::remember(const FileIdentity& id, const HashResult& result) {
+void Hasher::remember(const FileIdentity& id, const Pending& result) {
   if (cache_.count(id)) return;
   cache_order_.push_front(id);
   cache_.emplace(id, std::make_pair(result, cache_order_.begin()));

@@ -61,7 +61,7 @@ class Hasher {
     std::promise<HashResult> promise;
   };
   void run();
-  void remember(const FileIdentity& id, const HashResult& result);
+  void remember(const FileIdentity& id, const Pending& result);
   static Pending ready(HashResult result);
 
   const HashConfig config_;
@@ -71,8 +71,11 @@ class Hasher {
   std::deque<Job> queue_;
   std::unordered_map<FileIdentity, Pending, FileIdentityHash> in_flight_;
   std::list<FileIdentity> cache_order_;  // front = newest
-  std::unordered_map<FileIdentity, std::pair<HashResult, std::list<FileIdentity>::iterator>, FileIdentityHash>
+  // Kept as ready futures, handed out as copies: making a future costs a futex system call (the
+  // promise's once-flag), which every event of a cached executable would otherwise pay.
+  std::unordered_map<FileIdentity, std::pair<Pending, std::list<FileIdentity>::iterator>, FileIdentityHash>
       cache_;
+  const Pending disabled_;
   bool stopping_ = false;
   std::atomic<uint64_t> hits_{0}, misses_{0}, evictions_{0};
   std::thread worker_;
