@@ -14,20 +14,22 @@ struct kernfs_node___parent_plain {
 	struct kernfs_node *parent;
 } __attribute__((preserve_access_index));
 
+/* Direct loads: `kn` is a BTF pointer, so each step costs plain loads, not helper calls. */
 static __always_inline struct kernfs_node *vj_kernfs_parent(struct kernfs_node *kn)
 {
 	if (bpf_core_field_exists(struct kernfs_node___parent_renamed, __parent))
-		return BPF_CORE_READ((struct kernfs_node___parent_renamed *)kn, __parent);
-	return BPF_CORE_READ((struct kernfs_node___parent_plain *)kn, parent);
+		return ((struct kernfs_node___parent_renamed *)kn)->__parent;
+	return ((struct kernfs_node___parent_plain *)kn)->parent;
 }
 
 /* Writes the task's default-hierarchy (v2) cgroup path, leaf first and without the unnamed root, into
  * `section` and its length into *len (map memory, see path.bpf.h); the root cgroup is an empty section.
- * Sets `truncated_flag` past VJ_CGROUP_MAX_DEPTH or section_max. */
+ * Sets `truncated_flag` past VJ_CGROUP_MAX_DEPTH or section_max. `task` must be a BTF pointer
+ * (bpf_get_current_task_btf()). */
 static __always_inline void vj_cgroup_write(__u8 *section, __u32 *len, __u64 section_max,
 					    struct task_struct *task, __u16 *flags, __u16 truncated_flag)
 {
-	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	struct kernfs_node *kn = task->cgroups->dfl_cgrp->kn;
 
 	*len = 0;
 	for (int depth = 0; depth < VJ_CGROUP_MAX_DEPTH; depth++) {
@@ -38,7 +40,7 @@ static __always_inline void vj_cgroup_write(__u8 *section, __u32 *len, __u64 sec
 		parent = vj_kernfs_parent(kn);
 		if (!parent)
 			return;
-		if (!vj_append_name(section, len, section_max, BPF_CORE_READ(kn, name)))
+		if (!vj_append_name(section, len, section_max, kn->name))
 			break;
 		kn = parent;
 	}

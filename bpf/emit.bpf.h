@@ -14,10 +14,11 @@
 #error "define VJ_SCRATCH_SIZE (the family's largest record) before including emit.bpf.h"
 #endif
 
-/* Wake the consumer once an eighth of the ring is pending. Below that, records are submitted without a
- * wake-up and user space collects them when its poll times out, so one wake-up is amortised over many
- * records (an eighth of the default 8 MiB ring holds about a thousand typical exec records), while the
- * remaining seven eighths absorb a burst during the time the woken consumer needs to be scheduled. */
+/* Wake the consumer each time the pending data crosses a multiple of an eighth of the ring. Below the
+ * first, records are submitted without a wake-up and user space collects them when its poll times out.
+ * Past it, waking on every record would cost each record a self-IPI (irq_work), a VM exit on virtual
+ * hardware, while the consumer is awake and draining anyway: it reads until the ring is empty, so one
+ * wake-up per eighth is enough, and a crossing missed by two CPUs racing is caught at the next one. */
 #define VJ_WAKEUP_DIVISOR 8
 
 struct {
@@ -66,12 +67,17 @@ static __always_inline void *vj_scratch(__u32 kind)
 	return slot;
 }
 
-static __always_inline __u64 vj_wakeup_flag(__u64 adding)
+/* `adding` is the size of a record not yet in the ring (bpf_ringbuf_output), or 0 once it is reserved
+ * (then `own` is its size, already counted as pending). */
+static __always_inline __u64 vj_wakeup_flag(__u64 adding, __u64 own)
 {
-	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + adding;
-	__u64 ring_size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+	__u64 after = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + adding;
+	__u64 step = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / VJ_WAKEUP_DIVISOR;
+	__u64 before = after > adding + own ? after - adding - own : 0;
 
-	return pending >= ring_size / VJ_WAKEUP_DIVISOR ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (step == 0 || after < step)
+		return BPF_RB_NO_WAKEUP;
+	return before / step != after / step ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 /* Copies the first `size` bytes of a record built in the scratch slot into the ring. */
@@ -83,7 +89,7 @@ static __always_inline void vj_output(void *record, __u64 size, __u32 kind)
 		vj_count_drop(kind);
 		return;
 	}
-	if (bpf_ringbuf_output(&events, record, size, vj_wakeup_flag(size)))
+	if (bpf_ringbuf_output(&events, record, size, vj_wakeup_flag(size, 0)))
 		vj_count_drop(kind);
 }
 
@@ -101,9 +107,10 @@ static __always_inline void *vj_reserve(__u64 size, __u32 kind)
 	return record;
 }
 
+/* `record` must start with its vj_record_header, size filled in. */
 static __always_inline void vj_submit(void *record)
 {
-	bpf_ringbuf_submit(record, vj_wakeup_flag(0));
+	bpf_ringbuf_submit(record, vj_wakeup_flag(0, ((struct vj_record_header *)record)->size));
 }
 
 #endif /* VAJRA_EMIT_BPF_H */

@@ -115,7 +115,7 @@ struct sock_seen {
 	__u64 ino;      /* tells a recycled sock address from the socket we saw */
 	__u64 since_ns; /* first bind, connect, accept or UDP flow reported */
 	__u32 ops;      /* 1 << enum vj_sock_op, for each operation reported */
-	__u32 pad;
+	__u32 connecting; /* a connect returned in progress: its entry in `connects` may still be there */
 };
 
 /* Keyed by sock address. LRU: a socket closed in a way net_close.bpf.h does not see (see there) keeps its
@@ -127,17 +127,24 @@ struct {
 	__type(value, struct sock_seen);
 } socks SEC(".maps");
 
-static __always_inline void remember_sock(const struct vj_sock_info *info, __u16 op, __u64 now)
+static __always_inline void remember_sock_connecting(const struct vj_sock_info *info, __u16 op, __u64 now,
+						     __u32 connecting)
 {
 	__u64 key = (__u64)info->sk;
 	struct sock_seen *seen = bpf_map_lookup_elem(&socks, &key);
-	struct sock_seen fresh = {.ino = info->ino, .since_ns = now, .ops = 1u << op};
+	struct sock_seen fresh = {.ino = info->ino, .since_ns = now, .ops = 1u << op, .connecting = connecting};
 
 	if (seen && seen->ino == info->ino) {
 		seen->ops |= 1u << op;
+		seen->connecting |= connecting;
 		return;
 	}
 	bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY);
+}
+
+static __always_inline void remember_sock(const struct vj_sock_info *info, __u16 op, __u64 now)
+{
+	remember_sock_connecting(info, op, now, 0);
 }
 
 /* ---- syscall arguments, from entry to exit ---- */
@@ -158,45 +165,46 @@ struct call {
 	__u16 protocol;
 };
 
-/* Keyed by tid. LRU, so that entries of threads that never returned (killed in the syscall) age out. */
+/* Per thread, in task storage: found through the task with no hash and no lock once the thread has
+ * its slot, and freed with the thread, so a thread killed in the syscall leaves nothing behind. A slot
+ * whose `syscall` is 0 holds no call. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* required of task storage */
+	__type(key, int);
 	__type(value, struct call);
 } calls SEC(".maps");
 
 static __always_inline void stash_call(const struct vj_sock_info *info, int fd, __u16 syscall, __u64 addr,
 				       __u64 buf, __u64 aux, __u32 arg)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct call call = {
-		.sk = (__u64)info->sk,
-		.ino = info->ino,
-		.addr = addr,
-		.buf = buf,
-		.aux = aux,
-		.fd = fd,
-		.arg = arg,
-		.syscall = syscall,
-		.family = info->family,
-		.type = info->type,
-		.protocol = info->protocol,
-	};
+	struct call *call = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), NULL,
+						 BPF_LOCAL_STORAGE_GET_F_CREATE);
 
-	bpf_map_update_elem(&calls, &tid, &call, BPF_ANY);
+	if (!call)
+		return;
+	call->sk = (__u64)info->sk;
+	call->ino = info->ino;
+	call->addr = addr;
+	call->buf = buf;
+	call->aux = aux;
+	call->fd = fd;
+	call->arg = arg;
+	call->syscall = syscall;
+	call->family = info->family;
+	call->type = info->type;
+	call->protocol = info->protocol;
 }
 
 /* The entry's arguments, if this thread's entry stashed them for this syscall. */
 static __always_inline bool take_call(__u16 syscall, struct call *out)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct call *stashed = bpf_map_lookup_elem(&calls, &tid);
+	struct call *stashed = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), NULL, 0);
 
-	if (!stashed)
+	if (!stashed || !stashed->syscall)
 		return false;
 	*out = *stashed;
-	bpf_map_delete_elem(&calls, &tid);
+	stashed->syscall = 0;
 	return out->syscall == syscall;
 }
 
@@ -570,7 +578,7 @@ int handle_connect_exit(struct trace_event_raw_sys_exit *ctx)
 		sock_emit(rec, ret == 0 ? VJ_SOCK_SUCCEEDED : VJ_SOCK_FAILED, -ret);
 		return 0;
 	}
-	remember_sock(&info, VJ_SOCK_CONNECT, rec->task.ktime_ns);
+	remember_sock_connecting(&info, VJ_SOCK_CONNECT, rec->task.ktime_ns, c != NULL);
 	sock_emit(rec, VJ_SOCK_IN_PROGRESS, VJ_EINPROGRESS);
 	if (!c)
 		return 0;
@@ -655,7 +663,7 @@ static __always_inline void tcp_bytes(struct sock *sk, __u32 ops, struct vj_sock
 /* Builds, in the scratch slot, the close record of a socket we reported: its lifetime and TCP byte
  * counts. NULL for any other socket, after one map lookup. */
 static __always_inline struct vj_socket_record *close_record(const struct vj_sock_info *info, int fd,
-							      __u16 syscall)
+							      __u16 syscall, __u32 *connecting)
 {
 	struct vj_socket_record *rec;
 	struct sock_seen *seen;
@@ -668,6 +676,7 @@ static __always_inline struct vj_socket_record *close_record(const struct vj_soc
 		return NULL;
 	since = seen->since_ns;
 	ops = seen->ops;
+	*connecting = seen->connecting;
 	rec = sock_record(info, VJ_SOCK_CLOSE, syscall, fd);
 	if (!rec)
 		return NULL;
@@ -679,20 +688,24 @@ static __always_inline struct vj_socket_record *close_record(const struct vj_soc
 	return rec;
 }
 
-static __always_inline void forget_sock(__u64 key)
+/* A socket's entry in `connects` outlives the connect only when it returned in progress: each delete of
+ * an absent key still costs a bucket lock. */
+static __always_inline void forget_sock(__u64 key, __u32 connecting)
 {
 	bpf_map_delete_elem(&socks, &key);
-	bpf_map_delete_elem(&connects, &key);
+	if (connecting)
+		bpf_map_delete_elem(&connects, &key);
 }
 
 /* Reports the close of a socket we reported, and forgets it. */
 static __always_inline void close_sock(const struct vj_sock_info *info, int fd, __u16 syscall)
 {
-	struct vj_socket_record *rec = close_record(info, fd, syscall);
+	__u32 connecting = 0;
+	struct vj_socket_record *rec = close_record(info, fd, syscall, &connecting);
 
 	if (!rec)
 		return;
-	forget_sock((__u64)info->sk);
+	forget_sock((__u64)info->sk, connecting);
 	sock_emit(rec, VJ_SOCK_SUCCEEDED, 0);
 }
 

@@ -55,6 +55,8 @@ static __always_inline bool closing_sock(struct file *file, struct vj_sock_info 
 struct pending_close {
 	__u8 rec[sizeof(struct vj_socket_record) + 2 * VJ_UNIX_PATH_MAX];
 	__u64 sk;
+	__u32 connecting; /* see forget_sock() */
+	__u32 pad;
 };
 
 _Static_assert(sizeof(struct pending_close) <= VJ_SCRATCH_SIZE, "a pending close must fit the scratch slot");
@@ -82,17 +84,34 @@ struct {
 	__type(value, struct pending_close);
 } pending_closes SEC(".maps");
 
+/* Entries in pending_closes. Nearly always 0, so every exec and dup skips the map. An entry the LRU
+ * evicts stays counted: the count can only err high, which costs map operations, never a missed one. */
+__u64 closes_pending = 0;
+
 /* Keeps the close record of `info` in `slot`. */
 static __always_inline int defer_close(const struct vj_sock_info *info, int fd, __u16 syscall, __u32 slot)
 {
 	struct pending_key key = pending_key(syscall == VJ_SYS_EXECVE || syscall == VJ_SYS_EXECVEAT, slot);
-	struct vj_socket_record *rec = close_record(info, fd, syscall);
+	__u32 connecting = 0;
+	struct vj_socket_record *rec = close_record(info, fd, syscall, &connecting);
 
 	if (!rec)
 		return 0;
 	sock_finish(rec, VJ_SOCK_SUCCEEDED, 0);
 	((struct pending_close *)rec)->sk = (__u64)info->sk;
+	((struct pending_close *)rec)->connecting = connecting;
+	/* Counted before the entry exists, so that no exit can see it and a count of 0. */
+	__sync_fetch_and_add(&closes_pending, 1);
+	if (bpf_map_update_elem(&pending_closes, &key, rec, BPF_NOEXIST) == 0)
+		return 1;
+	__sync_fetch_and_sub(&closes_pending, 1);
 	return bpf_map_update_elem(&pending_closes, &key, rec, BPF_ANY) == 0;
+}
+
+static __always_inline void drop_pending(struct pending_key *key)
+{
+	if (bpf_map_delete_elem(&pending_closes, key) == 0)
+		__sync_fetch_and_sub(&closes_pending, 1);
 }
 
 /* Ends the chain of slots at `slot`: a slot left by an entry whose exit was missed must not be taken for
@@ -101,7 +120,9 @@ static __always_inline void end_pending(bool exec, __u32 slot)
 {
 	struct pending_key key = pending_key(exec, slot);
 
-	bpf_map_delete_elem(&pending_closes, &key);
+	if (*(volatile __u64 *)&closes_pending == 0)
+		return;
+	drop_pending(&key);
 }
 
 /* At the syscall's exit: reports the kept records if it succeeded, and drops them either way. */
@@ -109,6 +130,8 @@ static __always_inline void finish_pending(bool exec, bool succeeded)
 {
 	struct pending_key key = pending_key(exec, 0);
 
+	if (*(volatile __u64 *)&closes_pending == 0)
+		return;
 	for (__u32 slot = 0; slot < VJ_EXEC_CLOSES_MAX; slot++) {
 		struct pending_close *pending;
 
@@ -119,10 +142,10 @@ static __always_inline void finish_pending(bool exec, bool succeeded)
 		if (succeeded) {
 			struct vj_socket_record *rec = (struct vj_socket_record *)pending->rec;
 
-			forget_sock(pending->sk);
+			forget_sock(pending->sk, pending->connecting);
 			vj_output(rec, sock_record_size(rec), VJ_REC_SOCKET);
 		}
-		bpf_map_delete_elem(&pending_closes, &key);
+		drop_pending(&key);
 	}
 }
 

@@ -67,10 +67,11 @@ SEC("tp/sched/sched_process_exec")
 int handle_exec(void *ctx)
 {
 	struct vj_exec_record *rec = vj_scratch(VJ_REC_EXEC);
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct mm_struct *mm = BPF_CORE_READ(task, mm);
-	struct file *exe = BPF_CORE_READ(mm, exe_file);
-	struct inode *inode = BPF_CORE_READ(exe, f_inode);
+	/* BTF pointers: direct loads, where a probe read costs a helper call per field. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mm_struct *mm = task->mm;
+	struct file *exe = mm->exe_file;
+	struct inode *inode = exe->f_inode;
 	bool argv_capped = false, argv_failed = false, env_capped = false, env_failed = false;
 	__u16 flags = 0;
 
@@ -80,12 +81,14 @@ int handle_exec(void *ctx)
 	vj_task_fill(&rec->task, task);
 	vj_task_tty(task, rec->tty);
 
-	rec->exe_ino = BPF_CORE_READ(inode, i_ino);
-	rec->exe_size = BPF_CORE_READ(inode, i_size);
+	rec->exe_ino = inode->i_ino;
+	rec->exe_size = inode->i_size;
 	rec->exe_mtime_ns = vj_inode_mtime_ns(inode);
-	rec->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	rec->exe_mode = BPF_CORE_READ(inode, i_mode);
+	rec->exe_dev = inode->i_sb->s_dev;
+	rec->exe_mode = inode->i_mode;
 
+	/* The walks get their starting points through probe reads, as plain values: path.bpf.h compares
+	 * and replaces them with values it reads itself. */
 	vj_path_write(rec->data, &rec->exe_len, VJ_PATH_SECTION_MAX, BPF_CORE_READ(exe, f_path.dentry),
 		      BPF_CORE_READ(exe, f_path.mnt), &flags, VJ_F_EXE_TRUNCATED, VJ_F_EXE_DELETED);
 	__u64 used = vj_section_len(&rec->exe_len, VJ_PATH_SECTION_MAX);
@@ -98,8 +101,8 @@ int handle_exec(void *ctx)
 			VJ_F_CGROUP_TRUNCATED);
 	used += vj_section_len(&rec->cgroup_len, VJ_CGROUP_SECTION_MAX);
 
-	__u64 arg_start = BPF_CORE_READ(mm, arg_start);
-	__u64 arg_end = BPF_CORE_READ(mm, arg_end);
+	__u64 arg_start = mm->arg_start;
+	__u64 arg_end = mm->arg_end;
 	__u64 argv_len = copy_user_block(rec->data + used, arg_start, arg_end, argv_max_bytes, VJ_ARGV_MAX,
 					 &argv_capped, &argv_failed);
 	used += argv_len;
@@ -108,7 +111,7 @@ int handle_exec(void *ctx)
 	if (argv_failed)
 		flags |= VJ_F_ARGV_UNREADABLE;
 
-	__u64 env_len = copy_user_block(rec->data + used, BPF_CORE_READ(mm, env_start), BPF_CORE_READ(mm, env_end),
+	__u64 env_len = copy_user_block(rec->data + used, mm->env_start, mm->env_end,
 					env_max_bytes, VJ_ENV_MAX, &env_capped, &env_failed);
 	used += env_len;
 	/* An unreadable environment loses variables just as a short copy does. */
@@ -127,66 +130,43 @@ int handle_exec(void *ctx)
 
 /* ---- exec_failed ---- */
 
-/* What execve/execveat were asked to run, kept from syscall entry to exit. */
-struct exec_attempt {
-	__u64 filename; /* user pointer; still valid at exit when the exec failed */
-	__s32 dirfd;
-	__u32 at_flags;
-	__u32 is_execveat;
-	__u32 pad;
-};
-
-/* Keyed by tid. LRU because a successful exec by a non-leader thread returns under the leader's tid,
- * leaving its entry behind; eviction bounds such leftovers. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct exec_attempt);
-} exec_attempts SEC(".maps");
-
-static __always_inline void remember_exec(__u64 filename, __s32 dirfd, __u32 at_flags, __u32 is_execveat)
+/*
+ * The arguments are read at the exit from the caller's saved user registers: a failed exec has not
+ * touched them (only the return value register changes), so the syscall's entry need not stash them
+ * in a map, which cost a hash update and delete on every exec. The entries stay attached, doing
+ * nothing, because the loader lists them in this probe.
+ */
+static __always_inline void report_failed_exec(long ret, bool is_execveat)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct exec_attempt attempt = {
-		.filename = filename,
-		.dirfd = dirfd,
-		.at_flags = at_flags,
-		.is_execveat = is_execveat,
-	};
-
-	bpf_map_update_elem(&exec_attempts, &tid, &attempt, BPF_ANY);
-}
-
-static __always_inline void report_failed_exec(long ret)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct exec_attempt *stashed = bpf_map_lookup_elem(&exec_attempts, &tid);
+	struct pt_regs *regs;
 	struct vj_exec_failed_record *rec;
-	struct exec_attempt attempt;
+	__u64 filename;
 	long copied;
 	__u64 path_len;
 	__u16 flags = 0;
 
-	if (!stashed)
-		return;
-	attempt = *stashed;
-	bpf_map_delete_elem(&exec_attempts, &tid);
 	if (ret >= 0)
 		return;
-
 	rec = vj_scratch(VJ_REC_EXEC_FAILED);
 	if (!rec)
 		return;
 	__builtin_memset(rec, 0, sizeof(*rec));
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (is_execveat) {
+		/* execveat(dirfd, pathname, argv, envp, flags) */
+		rec->dirfd = (__s32)PT_REGS_PARM1_SYSCALL(regs);
+		filename = PT_REGS_PARM2_SYSCALL(regs);
+		rec->at_flags = (__u32)PT_REGS_PARM5_SYSCALL(regs);
+		rec->is_execveat = 1;
+	} else {
+		rec->dirfd = VJ_AT_FDCWD;
+		filename = PT_REGS_PARM1_SYSCALL(regs);
+	}
 	vj_task_fill(&rec->task, (struct task_struct *)bpf_get_current_task());
 	rec->error = (__s32)-ret;
-	rec->dirfd = attempt.dirfd;
-	rec->at_flags = attempt.at_flags;
-	rec->is_execveat = attempt.is_execveat;
 
 	/* One byte more than the section: a string that fills it completely was longer than the copy. */
-	copied = bpf_probe_read_user_str(rec->data, VJ_PATH_SECTION_MAX + 1, (const void *)attempt.filename);
+	copied = bpf_probe_read_user_str(rec->data, VJ_PATH_SECTION_MAX + 1, (const void *)filename);
 	if (copied <= 0) {
 		rec->data[0] = '\0';
 		path_len = 1;
@@ -205,32 +185,29 @@ static __always_inline void report_failed_exec(long ret)
 	vj_output(rec, sizeof(*rec) + path_len, VJ_REC_EXEC_FAILED);
 }
 
-/* The per-syscall tracepoints share the raw_syscalls layout: syscall number, then six argument slots. */
 SEC("tp/syscalls/sys_enter_execve")
-int handle_execve_enter(struct trace_event_raw_sys_enter *ctx)
+int handle_execve_enter(void *ctx)
 {
-	remember_exec(ctx->args[0], VJ_AT_FDCWD, 0, 0);
 	return 0;
 }
 
 SEC("tp/syscalls/sys_exit_execve")
 int handle_execve_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	report_failed_exec(ctx->ret);
+	report_failed_exec(ctx->ret, false);
 	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_execveat")
-int handle_execveat_enter(struct trace_event_raw_sys_enter *ctx)
+int handle_execveat_enter(void *ctx)
 {
-	remember_exec(ctx->args[1], (__s32)ctx->args[0], (__u32)ctx->args[4], 1);
 	return 0;
 }
 
 SEC("tp/syscalls/sys_exit_execveat")
 int handle_execveat_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	report_failed_exec(ctx->ret);
+	report_failed_exec(ctx->ret, true);
 	return 0;
 }
 
