@@ -185,22 +185,10 @@ static __always_inline void report_failed_exec(long ret, bool is_execveat)
 	vj_output(rec, sizeof(*rec) + path_len, VJ_REC_EXEC_FAILED);
 }
 
-SEC("tp/syscalls/sys_enter_execve")
-int handle_execve_enter(void *ctx)
-{
-	return 0;
-}
-
 SEC("tp/syscalls/sys_exit_execve")
 int handle_execve_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	report_failed_exec(ctx->ret, false);
-	return 0;
-}
-
-SEC("tp/syscalls/sys_enter_execveat")
-int handle_execveat_enter(void *ctx)
-{
 	return 0;
 }
 

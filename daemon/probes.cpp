@@ -151,7 +151,7 @@ const std::vector<FamilySpec>& families() {
            {"exec", [](const Config& c) { return c.events.exec; }, {"handle_exec"}},
            {"exec_failed",
             [](const Config& c) { return c.events.exec_failed; },
-            {"handle_execve_enter", "handle_execve_exit", "handle_execveat_enter", "handle_execveat_exit"}},
+            {"handle_execve_exit", "handle_execveat_exit"}},
            {"fork", [](const Config& c) { return c.events.fork; }, {"handle_fork"}},
            {"exit", [](const Config& c) { return c.events.exit; }, {"handle_exit"}},
        },

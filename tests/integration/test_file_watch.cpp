@@ -240,7 +240,10 @@ TEST_CASE("file watch: changes on a path watched before and after a reload are a
   std::filesystem::create_directory(a);
   std::filesystem::create_directory(b);
   const vt::WatchCategory cat_a{"a", {a + "/**"}, {}, {}, {}};
-  vt::Daemon daemon(vt::files_config({cat_a}));
+  // The helper's 6,000 arguments make each of its events ~20 KB: the default 8 MiB queues would hold
+  // a few hundred of the 2,000 (and count the rest as lost, which is the bound working).
+  const std::string roomy = "buffers:\n  pipeline_queue_bytes: 268435456\n  subscriber_queue_bytes: 268435456\n";
+  vt::Daemon daemon(roomy + vt::files_config({cat_a}));
   vt::EventStream stream(daemon, vt::helper_subscription());
   const uint64_t generation = daemon.status().files().watch_generation();
 
