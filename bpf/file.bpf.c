@@ -162,10 +162,12 @@ static __always_inline void send_record(struct vj_file_record *rec, struct path 
 
 /* ---- bases of names ---- */
 
+/* One probe read for both pointers: struct path has been {mnt, dentry} since 2.6, and each probe read
+ * is a helper call, the bulk of a dropped event's cost. */
 static __always_inline bool read_path(struct path *out, const struct path *from)
 {
-	out->dentry = BPF_CORE_READ(from, dentry);
-	out->mnt = BPF_CORE_READ(from, mnt);
+	if (bpf_probe_read_kernel(out, sizeof(*out), from))
+		return false;
 	return out->dentry && out->mnt;
 }
 
@@ -195,9 +197,11 @@ static __always_inline bool in_host_root(struct task_struct *task, struct path *
 	       root->dentry == BPF_CORE_READ(root->mnt, mnt_root) && BPF_CORE_READ(mountpoint, d_parent) == mountpoint;
 }
 
-/* Ops wanted for the name at `section` = data[section_off] (length in *len_field) relative to `base`. */
+/* Ops wanted for the name at `section` = data[section_off] (length in *len_field) relative to `base`.
+ * *host_root caches in_host_root() across the two names of a call (-1: not known yet). */
 static __always_inline __u32 named_target_ops(struct task_struct *task, struct path *base, const __u8 *section,
-					      __u32 section_off, __u32 *len_field, __u32 want, __u32 host_mnt_ns)
+					      __u32 section_off, __u32 *len_field, __u32 want, __u32 host_mnt_ns,
+					      int *host_root)
 {
 	__u64 len = vj_section_len(len_field, VJ_FILE_NAME_MAX);
 	bool absolute;
@@ -205,8 +209,10 @@ static __always_inline __u32 named_target_ops(struct task_struct *task, struct p
 	if (len == 0)
 		return want; /* unreadable name: vajrad reports what it can */
 	absolute = section[0] == '/';
+	if (absolute && *host_root < 0)
+		*host_root = in_host_root(task, base, host_mnt_ns);
 	return fim_name_ops(base->dentry, base->mnt, section, section_off, len - 1, absolute,
-			    absolute && in_host_root(task, base, host_mnt_ns), want);
+			    absolute && *host_root > 0, want);
 }
 
 #include "file_cycle.bpf.h"
@@ -325,6 +331,7 @@ static __always_inline void exit_named(struct file_call *call, long ret, __u32 o
 	struct vj_file_record *rec;
 	struct path base, base2;
 	bool has_base, has_base2 = false;
+	int host_root = -1;
 	__u32 bit, wanted;
 	__u64 off;
 
@@ -334,14 +341,21 @@ static __always_inline void exit_named(struct file_call *call, long ret, __u32 o
 	bit = OP_BIT(call->op);
 	put_name(rec->data, &rec->name_len, call->name, &rec->path_flags, VJ_FP_NAME_TRUNCATED);
 	has_base = name_base(task, rec->data, call->dirfd, &base);
-	wanted = has_base ? named_target_ops(task, &base, rec->data, 0, &rec->name_len, bit, host_mnt_ns) : bit;
+	wanted = has_base ? named_target_ops(task, &base, rec->data, 0, &rec->name_len, bit, host_mnt_ns, &host_root)
+			  : bit;
 	if (call->name2) {
 		off = vj_section_len(&rec->name_len, VJ_FILE_NAME_MAX);
 		put_name(rec->data + off, &rec->name2_len, call->name2, &rec->path_flags, VJ_FP_NAME2_TRUNCATED);
-		has_base2 = name_base(task, rec->data + off, call->dirfd2, &base2);
+		/* Two absolute names share the root: read it once. */
+		if (has_base && rec->data[0] == '/' && rec->data[off] == '/') {
+			base2 = base;
+			has_base2 = true;
+		} else {
+			has_base2 = name_base(task, rec->data + off, call->dirfd2, &base2);
+		}
 		if (!(wanted & bit))
 			wanted |= has_base2 ? named_target_ops(task, &base2, rec->data + off, off, &rec->name2_len,
-							       bit, host_mnt_ns)
+							       bit, host_mnt_ns, &host_root)
 					    : bit;
 	}
 	if (!(wanted & bit) && (flags & VJ_FIM_HARDLINKS) && changes_in_place(call->op))
@@ -477,8 +491,13 @@ static __always_inline void report_call(void *ctx, struct file_call *call)
 		/* O_PATH opens neither read nor write: they only name a file. */                  \
 		if ((flags & VJ_O_PATH) || !op_watched(open_candidate_ops(flags)))                 \
 			return 0;                                                                  \
-		call = (struct file_call){.ret = ctx->ret, .dirfd = (dirfd_expr), .name = (name_expr), \
-					  .open_flags = flags, .mode = (mode_expr), .syscall = SYSCALL};   \
+		call = (struct file_call){.ret = ctx->ret, .open_flags = flags, .mode = (mode_expr),   \
+					  .syscall = SYSCALL};                                     \
+		/* A successful open is reported from its fd: the name is only read on failure. */ \
+		if (call.ret < 0) {                                                                \
+			call.dirfd = (dirfd_expr);                                                 \
+			call.name = (name_expr);                                                   \
+		}                                                                                  \
 		report_call(ctx, &call);                                                           \
 		return 0;                                                                          \
 	}

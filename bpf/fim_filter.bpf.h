@@ -112,21 +112,27 @@ static __always_inline __u64 fim_fnv64(const __u8 *name, __u64 len)
 	return hash;
 }
 
-/* Ops wanted for the child `name` (len bytes, no NUL) of `dir`, watched by name. */
-static __always_inline __u32 fim_named_ops(struct dentry *dir, const __u8 *name, __u64 len)
+/* Ops wanted for the child `name` (len bytes, no NUL) of the directory `dir_key`, watched by name. */
+static __always_inline __u32 fim_named_ops_of(const struct vj_fim_inode_key *dir_key, const __u8 *name, __u64 len)
 {
-	struct vj_fim_inode_key dir_key;
 	struct vj_fim_name_key key = {};
 	__u32 *ops;
 
 	if (len == 0 || len > VJ_NAME_MAX)
 		return 0;
-	fim_inode_key(dir, &dir_key);
-	key.dev = dir_key.dev;
-	key.dir_ino = dir_key.ino;
+	key.dev = dir_key->dev;
+	key.dir_ino = dir_key->ino;
 	key.name_hash = fim_fnv64(name, len);
 	ops = bpf_map_lookup_elem(&fim_names, &key);
 	return ops ? *ops : 0;
+}
+
+static __always_inline __u32 fim_named_ops(struct dentry *dir, const __u8 *name, __u64 len)
+{
+	struct vj_fim_inode_key dir_key;
+
+	fim_inode_key(dir, &dir_key);
+	return fim_named_ops_of(&dir_key, name, len);
 }
 
 /* What the walk saw of the first two inodes: the start and its parent. */
@@ -213,35 +219,69 @@ static long fim_walk_step(__u64 step, struct fim_walk *walk)
 static __always_inline __u32 fim_subtree_ops(struct dentry *dentry, struct vfsmount *vfsmnt, __u32 want,
 					     struct fim_near *near)
 {
+	struct vj_fim_settings *settings = fim_settings_get();
 	struct fim_walk walk = {.dentry = dentry, .want = want};
 
 	if (dentry && vfsmnt) {
 		fim_walk_enter_mount(&walk, (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
-		bpf_loop(VJ_FIM_WALK_MAX, fim_walk_step, &walk, 0);
-		if (!walk.done)
-			walk.ops |= want;
+		if (settings && !(want & settings->subtree_ops)) {
+			/* No subtree is watched for `want`: no ancestor can add it, only the nearest two
+			 * inodes' named children and ancestor marks matter. */
+			if (fim_walk_step(0, &walk) == 0)
+				fim_walk_step(1, &walk);
+		} else {
+			bpf_loop(VJ_FIM_WALK_MAX, fim_walk_step, &walk, 0);
+			if (!walk.done)
+				walk.ops |= want;
+		}
 	}
 	*near = walk.near;
 	return walk.ops;
 }
 
+/* Ops wanted for the dentry's own name among its parent's children watched by name. */
+static __always_inline __u32 fim_leaf_ops(struct dentry *dentry, struct dentry *parent,
+					  const struct vj_fim_inode_key *parent_key)
+{
+	struct fim_tmp *tmp = fim_tmp_get();
+	long copied;
+
+	if (!tmp)
+		return ~0u; /* cannot check: let vajrad decide */
+	copied = bpf_probe_read_kernel_str(tmp->leaf, sizeof(tmp->leaf), BPF_CORE_READ(dentry, d_name.name));
+	if (copied <= 1)
+		return 0;
+	if (parent_key)
+		return fim_named_ops_of(parent_key, tmp->leaf, copied - 1);
+	return fim_named_ops(parent, tmp->leaf, copied - 1);
+}
+
 /* Ops wanted for a target held as a dentry: its subtree ops, or its own name under its parent. */
 static __always_inline __u32 fim_dentry_ops(struct dentry *dentry, struct vfsmount *vfsmnt, __u32 want)
 {
+	struct vj_fim_settings *settings = fim_settings_get();
+	struct vj_fim_inode_key parent_key;
+	struct vj_fim_dir *parent_dir;
+	struct dentry *parent;
 	struct fim_near near;
-	__u32 ops = fim_subtree_ops(dentry, vfsmnt, want, &near);
-	struct fim_tmp *tmp;
-	long copied;
+	__u32 ops;
 
+	/* No subtree is watched for `want` (reads, with the built-in lists): only the parent's children
+	 * watched by name can want it, one lookup instead of a walk. A mount's root is left to the walk,
+	 * which crosses to the mount point. */
+	if (settings && !(want & settings->subtree_ops) && dentry && vfsmnt &&
+	    dentry != BPF_CORE_READ(vfsmnt, mnt_root)) {
+		parent = BPF_CORE_READ(dentry, d_parent);
+		fim_inode_key(parent, &parent_key);
+		parent_dir = bpf_map_lookup_elem(&fim_dirs, &parent_key);
+		if (!parent_dir || !(parent_dir->named_ops & want))
+			return 0;
+		return fim_leaf_ops(dentry, parent, &parent_key);
+	}
+	ops = fim_subtree_ops(dentry, vfsmnt, want, &near);
 	if ((ops & want) || !(near.named1 & want))
 		return ops;
-	tmp = fim_tmp_get();
-	if (!tmp)
-		return want; /* cannot check: let vajrad decide */
-	copied = bpf_probe_read_kernel_str(tmp->leaf, sizeof(tmp->leaf), BPF_CORE_READ(dentry, d_name.name));
-	if (copied <= 1)
-		return ops;
-	return ops | fim_named_ops(BPF_CORE_READ(dentry, d_parent), tmp->leaf, copied - 1);
+	return ops | fim_leaf_ops(dentry, BPF_CORE_READ(dentry, d_parent), NULL);
 }
 
 /* What a scan of a name found. The name sits in this CPU's scratch record at data[off]; the scan runs
@@ -315,6 +355,57 @@ static __always_inline bool fim_scan_name_native(const __u8 *name, __u64 len, st
 	return true;
 }
 
+/* 0x80 in every byte of `word` equal to `c`, exactly (no carries between bytes). */
+static __always_inline __u64 fim_bytes_eq(__u64 word, __u8 c)
+{
+	__u64 x = word ^ (0x0101010101010101ull * c);
+
+	return ~(((x & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) | x | 0x7f7f7f7f7f7f7f7full);
+}
+
+/* The word-at-a-time pre-scan's state, in bpf_loop's context (an inline loop over up to 512 words
+ * forks a verifier path per possible length, and unrolling a few words overflows the 512-byte stack). */
+struct fim_words {
+	__u32 off; /* of the name in the record's data[] */
+	__u32 len; /* bytes, NUL excluded */
+	__u64 carry;
+	__u64 pairs;
+	__u64 slashes;
+};
+
+static long fim_words_step(__u64 i, struct fim_words *w)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	const struct vj_scratch *slot = bpf_map_lookup_elem(&scratch, &cpu);
+	__u64 at = offsetof(struct vj_file_record, data) + (__u64)w->off + i * 8;
+	__u64 left = (__u64)w->len - i * 8;
+	__u64 word, valid, s, d;
+
+	if (!slot || i * 8 >= w->len || at > VJ_SCRATCH_SIZE - 8)
+		return 1;
+	word = *(const __u64 *)&slot->bytes[at];
+	valid = left >= 8 ? ~0ull : (1ull << (left * 8)) - 1;
+	s = fim_bytes_eq(word, '/') & valid;
+	d = fim_bytes_eq(word, '.') & valid;
+	w->pairs |= ((s << 8) | w->carry) & (s | d);
+	w->carry = s >> 56;
+	w->slashes |= i == 0 ? s & ~0x80ull : s;
+	return 0;
+}
+
+/* Word-at-a-time pre-scan, with no string helpers (the string kfuncs read byte by byte through
+ * copy_from_kernel_nofault, and bpf_strnstr is quadratic: they were most of the filter's cost). Sets
+ * scan->slash exactly; returns whether the name may need normalising: it starts with '.' or has a
+ * "/." or "//", which the exact scan then decides. */
+static __always_inline bool fim_scan_words(const __u8 *name, __u32 off, __u64 len, struct fim_scan *scan)
+{
+	struct fim_words w = {.off = off, .len = len};
+
+	bpf_loop((VJ_FILE_NAME_MAX + 7) / 8, fim_words_step, &w, 0);
+	scan->slash = w.slashes != 0;
+	return w.pairs || name[0] == '.';
+}
+
 static __always_inline void fim_scan_name(const __u8 *name, __u32 off, __u64 len, struct fim_scan *scan)
 {
 	scan->off = off;
@@ -322,6 +413,9 @@ static __always_inline void fim_scan_name(const __u8 *name, __u32 off, __u64 len
 	scan->prev = '/';
 	scan->slash = false;
 	scan->normalising = false;
+	if (!fim_scan_words(name, off, len, scan))
+		return;
+	scan->slash = false;
 	if (!fim_scan_name_native(name, len, scan))
 		bpf_loop(VJ_FILE_NAME_MAX, fim_scan_step, scan, 0);
 }

@@ -422,7 +422,7 @@ struct vj_fim_settings {
 	__u32 ops;         /* union of the watched operations; 0 turns the family's work off */
 	__u32 host_mnt_ns; /* vajrad's mount namespace: absolute names there are compared as strings */
 	__u32 flags;       /* enum vj_fim_flags */
-	__u32 pad;
+	__u32 subtree_ops; /* union of fim_dirs' subtree_ops: other ops need no ancestor walk */
 };
 
 enum vj_fim_flags {

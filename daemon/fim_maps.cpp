@@ -35,9 +35,9 @@ bool FimMaps::available() {
   return settings_fd_ >= 0;
 }
 
-std::string FimMaps::write_settings(uint32_t ops, uint32_t host_mnt_ns) {
+std::string FimMaps::write_settings(uint32_t ops, uint32_t subtree_ops, uint32_t host_mnt_ns) {
   const uint32_t zero = 0;
-  const vj_fim_settings settings{ops, host_mnt_ns, flags_, 0};
+  const vj_fim_settings settings{ops, host_mnt_ns, flags_, subtree_ops};
   if (bpf_map_update_elem(settings_fd_, &zero, &settings, BPF_ANY) != 0) return failed("writing", "fim_settings");
   return "";
 }
@@ -45,7 +45,11 @@ std::string FimMaps::write_settings(uint32_t ops, uint32_t host_mnt_ns) {
 std::string FimMaps::apply(const FimPlan& plan, uint32_t host_mnt_ns) {
   if (!available()) return "the file probes are not loaded";
   host_mnt_ns_ = host_mnt_ns;
-  if (std::string error = write_settings(ops_ | plan.all_ops, host_mnt_ns); !error.empty()) return error;
+  // Widened first like ops: a subtree watched before and after never skips its walk.
+  const uint32_t widened_subtree = subtree_ops_ | plan.subtree_ops;
+  if (std::string error = write_settings(ops_ | plan.all_ops, widened_subtree, host_mnt_ns); !error.empty()) {
+    return error;
+  }
 
   std::set<DirKey> dirs;
   for (const FimDirEntry& entry : plan.dirs) {
@@ -83,13 +87,14 @@ std::string FimMaps::apply(const FimPlan& plan, uint32_t host_mnt_ns) {
   names_ = std::move(names);
   prefixes_ = std::move(prefixes);
   ops_ = plan.all_ops;
-  return write_settings(ops_, host_mnt_ns);
+  subtree_ops_ = plan.subtree_ops;
+  return write_settings(ops_, subtree_ops_, host_mnt_ns);
 }
 
 std::string FimMaps::set_flags(uint32_t flags) {
   if (flags == flags_) return "";
   flags_ = flags;
-  return available() ? write_settings(ops_, host_mnt_ns_) : "";
+  return available() ? write_settings(ops_, subtree_ops_, host_mnt_ns_) : "";
 }
 
 std::array<uint64_t, VJ_FILE_OP_MAX> FimMaps::filtered() const {

@@ -38,7 +38,7 @@ class FimMaps {
  private:
   using DirKey = std::pair<uint32_t, uint64_t>;
   using NameKey = std::tuple<uint32_t, uint64_t, uint64_t>;
-  std::string write_settings(uint32_t ops, uint32_t host_mnt_ns);
+  std::string write_settings(uint32_t ops, uint32_t subtree_ops, uint32_t host_mnt_ns);
 
   const ProbeSet& probes_;
   int dirs_fd_ = -1, names_fd_ = -1, prefixes_fd_ = -1, settings_fd_ = -1, filtered_fd_ = -1;
@@ -46,6 +46,7 @@ class FimMaps {
   std::set<NameKey> names_;
   std::set<std::string> prefixes_;
   uint32_t ops_ = 0;
+  uint32_t subtree_ops_ = 0;
   uint32_t host_mnt_ns_ = 0;
   uint32_t flags_ = 0;
 };

@@ -309,6 +309,7 @@ FimPlan plan_kernel_filter(const FilesConfig& files, const StatFn& stat_fn) {
 
   for (const auto& [inode, value] : dirs) {
     plan.dirs.push_back({vj_fim_inode_key{inode.first, 0, inode.second}, value});
+    plan.subtree_ops |= value.subtree_ops;
   }
   for (const auto& [key, ops] : names) {
     plan.names.push_back({vj_fim_name_key{std::get<0>(key), 0, std::get<1>(key), std::get<2>(key)}, ops});

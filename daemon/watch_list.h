@@ -56,6 +56,7 @@ struct FimPlan {
   // as a whole subtree instead, and the plan is redone when one of them appears.
   std::vector<std::string> unresolved;
   uint32_t all_ops = 0;  // union over categories: the kernel skips work for operations nobody wants
+  uint32_t subtree_ops = 0;  // union of dirs' subtree_ops: other ops skip the kernel's ancestor walk
 };
 
 struct PathIdentity {

@@ -279,6 +279,7 @@ TEST_CASE("plan: a glob without wildcards watches one name in its directory", "[
   CHECK(prefix_ops(plan, "/etc/shadow") == ops);
   CHECK(plan.prefixes.size() == 1);
   CHECK(plan.unresolved.empty());
+  CHECK(plan.subtree_ops == 0);
 
   // Escapes are dropped from the literal name and prefix.
   const FimPlan escaped = plan_kernel_filter(config_of({category({"/etc/a\\*b"}, ops)}), fs.fn());
@@ -326,6 +327,8 @@ TEST_CASE("plan: masks merge per inode, name and prefix", "[watch_list]") {
   CHECK(dir_of(plan, 1, 10).ancestor_ops == b);
   CHECK(dir_of(plan, 1, 11).subtree_ops == b);
   CHECK(dir_of(plan, 1, 2).ancestor_ops == (a | b | c | d));
+  // Reads are watched by name only: the kernel skips the ancestor walk for them.
+  CHECK(plan.subtree_ops == (a | b | d));
   REQUIRE(plan.names.size() == 4);
   for (const FimNameEntry& name : plan.names) {
     const uint64_t h = name.key.name_hash;
