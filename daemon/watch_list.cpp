@@ -107,26 +107,36 @@ bool match_name(std::string_view p, std::string_view s) {
   return pi == p.size();
 }
 
+// An absolute string's names, walked in place (matching runs for every file event and categories
+// have many globs, so no vector of names is built): a name starts at `begin`, just after a '/', and
+// there is one while `begin` is within the string. "/" has none.
+bool has_name(std::string_view t, size_t begin) { return t.size() > 1 && begin <= t.size(); }
+std::string_view name_at(std::string_view t, size_t begin) {
+  return t.substr(begin, std::min(t.find('/', begin), t.size()) - begin);
+}
+size_t next_name(std::string_view t, size_t begin) { return begin + name_at(t, begin).size() + 1; }
+bool is_globstar(std::string_view t, size_t begin) { return has_name(t, begin) && name_at(t, begin) == "**"; }
+
 // The same algorithm one level up: `**` is the star, every other pattern name matches one name.
-bool match_names(const std::vector<Name>& p, const std::vector<Name>& s) {
-  size_t pi = 0, si = 0, star = npos, star_si = 0;
-  while (si < s.size()) {
-    if (pi < p.size() && p[pi].text == "**") {
-      star = ++pi;
+bool match_names(std::string_view p, std::string_view s) {
+  size_t pi = 1, si = 1, star = npos, star_si = 0;
+  while (has_name(s, si)) {
+    if (is_globstar(p, pi)) {
+      star = pi = next_name(p, pi);
       star_si = si;
       continue;
     }
-    if (pi < p.size() && match_name(p[pi].text, s[si].text)) {
-      ++pi;
-      ++si;
+    if (has_name(p, pi) && match_name(name_at(p, pi), name_at(s, si))) {
+      pi = next_name(p, pi);
+      si = next_name(s, si);
       continue;
     }
     if (star == npos) return false;
     pi = star;
-    si = ++star_si;
+    si = star_si = next_name(s, star_si);
   }
-  while (pi < p.size() && p[pi].text == "**") ++pi;
-  return pi == p.size();
+  while (is_globstar(p, pi)) pi = next_name(p, pi);
+  return !has_name(p, pi);
 }
 
 bool has_wildcard(std::string_view name) {
@@ -227,7 +237,7 @@ std::string glob_error(std::string_view glob) {
 
 bool glob_match(std::string_view glob, std::string_view path) {
   if (glob.empty() || glob[0] != '/' || path.empty() || path[0] != '/') return false;
-  return match_names(split_names(glob), split_names(path));
+  return match_names(glob, path);
 }
 
 uint64_t fnv1a64(std::string_view bytes) {
@@ -319,7 +329,16 @@ FimPlan plan_kernel_filter(const FilesConfig& files, const StatFn& stat_fn) {
   return plan;
 }
 
+bool WatchList::Glob::may_match(std::string_view path) const {
+  return dir.size() == 1 || (path.substr(0, dir.size()) == dir && (path.size() == dir.size() || path[dir.size()] == '/'));
+}
+
 WatchList::WatchList(const FilesConfig& files) : categories_(files.categories) {
+  for (const WatchCategory& category : categories_) {
+    Globs& globs = globs_.emplace_back();
+    for (const std::string& glob : category.include) globs.include.push_back({glob, literal_part(glob).dir});
+    for (const std::string& glob : category.exclude) globs.exclude.push_back({glob, literal_part(glob).dir});
+  }
   for (const WatchCategory& category : categories_) {
     if (category.operations == 0) continue;  // not planned, as in plan_kernel_filter
     for (const std::string& glob : category.include) {
@@ -335,14 +354,14 @@ WatchList::WatchList(const FilesConfig& files) : categories_(files.categories) {
 std::vector<size_t> WatchList::match(std::string_view path, std::string_view host_path, uint16_t op) const {
   std::vector<size_t> matched;
   if (op >= 32) return matched;
-  auto in = [](const WatchCategory& category, std::string_view p) {
-    auto matches = [p](const std::string& glob) { return glob_match(glob, p); };
-    return !p.empty() && std::any_of(category.include.begin(), category.include.end(), matches) &&
-           std::none_of(category.exclude.begin(), category.exclude.end(), matches);
+  auto in = [](const Globs& globs, std::string_view p) {
+    auto matches = [p](const Glob& glob) { return glob.may_match(p) && glob_match(glob.text, p); };
+    return !p.empty() && std::any_of(globs.include.begin(), globs.include.end(), matches) &&
+           std::none_of(globs.exclude.begin(), globs.exclude.end(), matches);
   };
   for (size_t i = 0; i < categories_.size(); ++i) {
     const WatchCategory& category = categories_[i];
-    if ((category.operations & (1u << op)) && (in(category, path) || in(category, host_path))) {
+    if ((category.operations & (1u << op)) && (in(globs_[i], path) || in(globs_[i], host_path))) {
       matched.push_back(i);
     }
   }

@@ -91,7 +91,19 @@ class WatchList {
   const std::vector<std::string>& literal_paths() const { return literal_dirs_; }
 
  private:
+  // A glob and the literal directory its matches all lie in: most globs are ruled out for a path by
+  // comparing that prefix, before the glob itself is run.
+  struct Glob {
+    std::string text;
+    std::string dir;
+    bool may_match(std::string_view path) const;
+  };
+  struct Globs {
+    std::vector<Glob> include, exclude;
+  };
+
   std::vector<WatchCategory> categories_;
+  std::vector<Globs> globs_;  // per category
   std::vector<std::string> literal_dirs_;  // and the files named by literal globs; sorted, unique
 };
 

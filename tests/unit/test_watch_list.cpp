@@ -373,8 +373,21 @@ TEST_CASE("watch list: categories match by include, exclude and operation", "[wa
   CHECK(list.match("/root/.ssh/id_ed25519", "", VJ_FILE_OPEN_READ) == Indices{3});
   CHECK(list.match("/usr/bin/ls", "", VJ_FILE_RENAME) == Indices{1});
   CHECK(list.match("/tmp/x", "", VJ_FILE_MODIFY).empty());
+  // A glob's literal directory is compared whole names at a time.
+  CHECK(list.match("/etcetera/passwd", "", VJ_FILE_MODIFY).empty());
+  CHECK(list.match("/usr/binaries/ls", "", VJ_FILE_MODIFY).empty());
+  CHECK(list.match("/usr/bin", "", VJ_FILE_CHMOD) == Indices{1});
   CHECK(list.match("/etc/passwd", "", 0).empty());
   CHECK(list.match("/etc/passwd", "", 40).empty());
+}
+
+TEST_CASE("watch list: a glob whose literal directory is / or has escapes", "[watch_list]") {
+  const WatchList list(config_of({category({"/*.conf", "/data\\[1\\]/**"}, bit(VJ_FILE_MODIFY))}));
+  using Indices = std::vector<size_t>;
+  CHECK(list.match("/a.conf", "", VJ_FILE_MODIFY) == Indices{0});
+  CHECK(list.match("/etc/a.conf", "", VJ_FILE_MODIFY).empty());
+  CHECK(list.match("/data[1]/x", "", VJ_FILE_MODIFY) == Indices{0});
+  CHECK(list.match("/data1/x", "", VJ_FILE_MODIFY).empty());
 }
 
 TEST_CASE("watch list: the host path is matched too, each with its own excludes", "[watch_list]") {
