@@ -52,7 +52,7 @@ class Pipeline {
     std::optional<Hasher::Pending> hash;
     std::optional<FileHasher::Pending> file_hash;
     std::chrono::steady_clock::time_point hash_deadline;
-    size_t bytes = 0;  // serialized size when decoded: what the queue's byte bound counts
+    size_t bytes = 0;  // serialized size when queued: what the queue's byte bound counts
   };
   struct Counters {
     std::array<std::atomic<uint64_t>, kKinds> received{}, published{}, decode_errors{}, pipeline_drops{},
@@ -61,8 +61,10 @@ class Pipeline {
   };
 
   void decode_loop();
-  // Moves the records staged by on_record into the queue (or counts them dropped when it is full).
+  // Passes the records staged by on_record on: published right here when publish_here() can, else moved
+  // into the queue (or counted dropped when it is full).
   void hand_over();
+  bool publish_here();
   void publish_loop();
   static bool hashes_ready(const Item& item);
   void publish_batch(std::vector<v1::Event>& batch);
@@ -82,10 +84,12 @@ class Pipeline {
   FileWatch& files_;
 
   std::vector<Item> staged_;  // decode thread only
+  std::vector<v1::Event> published_here_;  // decode thread only: publish_here()'s batch
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;
   size_t queued_bytes_ = 0;  // of the items in queue_
+  bool publishing_ = false;  // the publish thread holds items taken from queue_ and not yet published
   std::atomic<bool> running_{false};
   std::thread decode_thread_, publish_thread_;
 
