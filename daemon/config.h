@@ -53,9 +53,9 @@ struct HashConfig {
 struct BufferConfig {
   uint32_t ring_buffer_bytes = 4u << 20;  // per probe family; power of two, multiple of the page size
   uint32_t pipeline_queue = 65536;        // events between decode and fan-out
-  uint32_t pipeline_queue_bytes = 8u << 20;  // and at most this many bytes of them (serialized size)
+  uint32_t pipeline_queue_bytes = 4u << 20;  // and at most this many bytes of them (serialized size)
   uint32_t subscriber_queue = 16384;      // events queued per subscriber
-  uint32_t subscriber_queue_bytes = 8u << 20;  // and at most this many bytes of them (serialized size)
+  uint32_t subscriber_queue_bytes = 4u << 20;  // and at most this many bytes of them (serialized size)
   uint32_t replay_events = 8192;          // recent events kept for subscribers that resume; 0 = none
   uint32_t replay_bytes = 8u << 20;      // and at most this many bytes of them (serialized size)
 };

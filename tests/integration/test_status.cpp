@@ -76,7 +76,7 @@ TEST_CASE("status: the process probes are loaded and attached and the counters f
   CHECK(mine->peer_uid() == getuid());
   CHECK(mine->peer_pid() == static_cast<uint32_t>(getpid()));
   CHECK(mine->queue_capacity() == 16384);  // buffers.subscriber_queue default
-  CHECK(mine->queue_bytes_capacity() == 8u << 20);  // buffers.subscriber_queue_bytes default
+  CHECK(mine->queue_bytes_capacity() == 4u << 20);  // buffers.subscriber_queue_bytes default
   CHECK(mine->dropped() == 0);
   REQUIRE(mine->filter().exe_prefixes_size() == 1);
   CHECK(mine->filter().exe_prefixes(0) == helper);
