@@ -36,8 +36,9 @@ v1::EventKind kind_of_record(uint16_t record_kind) {
 // The kernel wakes us only once an eighth of a ring is full, so below that rate this period is the
 // delivery latency: 10 ms keeps p99 within the 20 ms target for a few idle wake-ups a second.
 constexpr int kPollMs = 10;
-// Records decoded in one poll are handed to the publish thread together, one lock and one wake-up for
-// all of them; a long drain is handed over in pieces of this many so publishing starts meanwhile.
+// Records decoded in one poll are handed on together (published here, or queued for the publish thread
+// with one lock and one wake-up for all of them); a long drain is handed over in pieces of this many,
+// queued, so that publishing starts meanwhile.
 constexpr size_t kHandOverEvents = 256;
 constexpr size_t kTakeEvents = 1024;
 constexpr auto kPublishIdleWait = std::chrono::seconds(1);
