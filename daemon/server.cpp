@@ -400,11 +400,6 @@ void Server::start() {
   grpc::ServerBuilder builder;
   builder.RegisterService(service_.get());
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
-  // One thread polls for new calls (the default is up to two). Each stream holds a handler thread of
-  // its own anyway; a second poller only split the transport's wake-ups between two threads. Measured
-  // in an exec storm: gRPC threads' context switches 2,100 -> 1,200, their CPU -28 %.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 1);
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_) {
     throw std::runtime_error("socket.path " + config_.path + ": gRPC server failed to start");
