@@ -19,12 +19,18 @@ TRACING_PROG_TYPES = ("tracepoint", "tracing", "raw_tracepoint", "raw_tracepoint
                       "perf_event", "lsm")
 
 
-def tracing_programs():
+def bpftool_json(*what):
     try:
-        out = run(["bpftool", "prog", "show", "--json"], check=False).stdout
-        return [p for p in json.loads(out or "[]") if p.get("type") in TRACING_PROG_TYPES]
+        return json.loads(run(["bpftool", *what, "--json"], check=False).stdout or "[]")
     except (OSError, ValueError):
         return []
+
+
+def tracing_programs():
+    """Tracing programs attached now, by a BPF link or a perf event. A program that is only loaded (a
+    tail-call target whose map the kernel frees some time after its owner exited) traces nothing."""
+    attached = {entry.get("prog_id") for entry in bpftool_json("link", "show") + bpftool_json("perf", "show")}
+    return [p for p in bpftool_json("prog", "show") if p.get("type") in TRACING_PROG_TYPES and p.get("id") in attached]
 
 
 def machine_info():
