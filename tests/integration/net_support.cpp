@@ -27,12 +27,25 @@ long long number_of(const std::map<std::string, std::string>& values, const std:
   return std::stoll(found->second);
 }
 
+HelperRun run_helper(const std::vector<std::string>& args) {
+  HelperRun run;
+  run.argv = {helper_path()};
+  run.argv.insert(run.argv.end(), args.begin(), args.end());
+  run.boot_before = boot_ns();
+  run.result = vt::run(run.argv);
+  return run;
+}
+
 Predicate socket_of(pid_t pid, SocketOperation op, std::optional<SocketStatus> status, std::optional<int> fd) {
   return [=](const Event& e) {
     return e.kind() == EVENT_KIND_SOCKET && e.process().pid() == static_cast<uint32_t>(pid) &&
            e.socket().operation() == op && (!status || e.socket().status() == *status) &&
            (!fd || e.socket().fd() == *fd);
   };
+}
+
+Event wait_close(EventStream& stream, pid_t pid, int fd, const std::string& what) {
+  return stream.wait_for(socket_of(pid, SOCKET_OPERATION_CLOSE, std::nullopt, fd), what);
 }
 
 namespace {
@@ -47,6 +60,19 @@ void check_end(const char* which, bool present, const SocketAddress& actual, con
 }
 
 }  // namespace
+
+SocketExpect socket_expect(SocketOperation op, const std::string& syscall, SocketFamily family, SocketType type,
+                           int fd, uint64_t inode) {
+  SocketExpect x;
+  x.operation = op;
+  x.syscall = syscall;
+  x.family = family;
+  x.type = type;
+  x.fd = fd;
+  x.net_ns = ns_inode(getpid(), "net");
+  x.socket_inode = inode;
+  return x;
+}
 
 void check_socket(const Event& event, const SocketExpect& x) {
   INFO("socket event: " << to_json(event));
@@ -109,6 +135,10 @@ void check_helper_process(const Event& e, pid_t pid, const std::vector<std::stri
   REQUIRE(p.ancestry_size() >= 1);
   CHECK(p.ancestry(0).pid() == static_cast<uint32_t>(getpid()));
   CHECK(p.ancestry(0).exe() == self_exe());
+}
+
+void check_helper_process(const Event& event, const HelperRun& run) {
+  check_helper_process(event, run.pid(), run.argv, run.boot_before);
 }
 
 }  // namespace vt

@@ -19,9 +19,25 @@ std::map<std::string, std::string> key_values(const std::string& line);
 // The value of `key` as a number; FAILs when it is missing.
 long long number_of(const std::map<std::string, std::string>& values, const std::string& key);
 
+// A finished run of the helper, with what check_helper_process needs to know of it.
+struct HelperRun {
+  std::vector<std::string> argv;
+  uint64_t boot_before = 0;
+  RunResult result;
+
+  pid_t pid() const { return result.pid; }
+  // A number of the key=value report the helper printed; FAILs when it is missing.
+  long long number(const std::string& key) const { return number_of(key_values(result.out), key); }
+};
+// Runs the helper with `args` (after its path) to its end.
+HelperRun run_helper(const std::vector<std::string>& args);
+
 // Socket events of process `pid` with this operation (and status, and fd, when given).
 Predicate socket_of(pid_t pid, vajra::v1::SocketOperation op,
                     std::optional<vajra::v1::SocketStatus> status = std::nullopt, std::optional<int> fd = std::nullopt);
+
+// The close event of socket `fd` of process `pid`, waited for.
+vajra::v1::Event wait_close(EventStream& stream, pid_t pid, int fd, const std::string& what);
 
 // One end of a socket as the event must show it; unset means the event has none.
 struct End {
@@ -52,11 +68,15 @@ struct SocketExpect {
   std::optional<uint64_t> bytes_received;
   bool follow_up = false;
 };
+// The fields of an event of socket `fd` (`inode`), in this process's network namespace, set.
+SocketExpect socket_expect(vajra::v1::SocketOperation op, const std::string& syscall, vajra::v1::SocketFamily family,
+                           vajra::v1::SocketType type, int fd, uint64_t inode);
 void check_socket(const vajra::v1::Event& event, const SocketExpect& expect);
 
 // The process of an event caused by a helper this test process ran with `argv`: ids, image, cwd,
 // host namespaces and cgroup, exe hash, ancestry; the kernel timestamp within [boot_before, now].
 void check_helper_process(const vajra::v1::Event& event, pid_t pid, const std::vector<std::string>& argv,
                           uint64_t boot_before);
+void check_helper_process(const vajra::v1::Event& event, const HelperRun& run);
 
 }  // namespace vt

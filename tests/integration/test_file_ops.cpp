@@ -25,6 +25,28 @@ vt::FileExpect expect(FileOperation op, const std::string& syscall, const std::s
   return vt::file_expect(op, syscall, path, source, attributes, {"tree"});
 }
 
+// An open for write (or create) of `path` by step `step` of `h`: the fd it returned, and `flags` as asked.
+vt::FileExpect open_expect(FileOperation op, const std::string& syscall, const std::string& path,
+                           const vt::FileHelper& h, size_t step, uint32_t flags, const std::string& flags_text) {
+  vt::FileExpect x = expect(op, syscall, path, PATH_SOURCE_DENTRY, "kernel");
+  x.result = x.fd = static_cast<int>(h.step(step).ret);
+  x.open_flags = flags;
+  x.open_flags_text = flags_text;
+  return x;
+}
+
+// The modify that `syscall` reports when it ends the write cycle of the fd that step `open_step` of `h`
+// opened; its flags are as the open left them (F_GETFL), and `flags_text` names them.
+vt::FileExpect modify_expect(const std::string& syscall, const std::string& path, const vt::FileHelper& h,
+                             size_t open_step, const std::string& flags_text) {
+  vt::FileExpect x = expect(FILE_OPERATION_MODIFY, syscall, path, PATH_SOURCE_DENTRY, "kernel");
+  x.fd = static_cast<int>(h.step(open_step).ret);
+  x.open_flags = static_cast<uint32_t>(h.step(open_step).getfl);
+  x.open_flags_text = flags_text;
+  x.has_duration = true;
+  return x;
+}
+
 }  // namespace
 
 TEST_CASE("file ops: create, then one modify for write, pwrite64 and writev, reported at close", "[file]") {
@@ -45,23 +67,16 @@ TEST_CASE("file ops: create, then one modify for write, pwrite64 and writev, rep
   const Event modify =
       vt::wait_file_event(daemon, stream, vt::file_of(h.pid(), FILE_OPERATION_MODIFY, a), "modify of a");
 
-  vt::FileExpect x = expect(FILE_OPERATION_CREATE, "openat", a, PATH_SOURCE_DENTRY, "kernel");
-  x.result = fd;
-  x.fd = fd;
+  vt::FileExpect x =
+      open_expect(FILE_OPERATION_CREATE, "openat", a, h, 0, O_WRONLY | O_CREAT | O_EXCL, "O_WRONLY|O_CREAT|O_EXCL");
   x.size = 0;  // read at the open, before the writes
-  x.open_flags = O_WRONLY | O_CREAT | O_EXCL;
-  x.open_flags_text = "O_WRONLY|O_CREAT|O_EXCL";
   x.requested_mode = 0640;
   vt::check_file(create, x);
 
-  x = expect(FILE_OPERATION_MODIFY, "close", a, PATH_SOURCE_DENTRY, "kernel");
-  x.fd = fd;
-  x.open_flags = static_cast<uint32_t>(h.step(0).getfl);  // as the open left them: O_CREAT|O_EXCL gone
-  REQUIRE(x.open_flags == (O_WRONLY | 0100000));
-  x.open_flags_text = "O_WRONLY|O_LARGEFILE";
+  x = modify_expect("close", a, h, 0, "O_WRONLY|O_LARGEFILE");
+  REQUIRE(x.open_flags == (O_WRONLY | 0100000));  // as the open left them: O_CREAT|O_EXCL gone
   x.bytes_written = 5 + 2 + 4;
   x.writes = 3;
-  x.has_duration = true;
   vt::check_file(modify, x);
   CHECK(vt::read_file(a) == "hXYloabcd");
 
@@ -136,54 +151,37 @@ TEST_CASE("file ops: open for write of an existing file, by openat, open, creat 
   REQUIRE(opens.size() == 4);
   REQUIRE(modifies.size() == 2);  // creat and openat2 wrote nothing
 
-  vt::FileExpect x = expect(FILE_OPERATION_OPEN_WRITE, "openat", b, PATH_SOURCE_DENTRY, "kernel");
-  x.result = x.fd = static_cast<int>(h.step(0).ret);
+  vt::FileExpect x = open_expect(FILE_OPERATION_OPEN_WRITE, "openat", b, h, 0, O_WRONLY | O_APPEND | O_CLOEXEC,
+                                 "O_WRONLY|O_APPEND|O_CLOEXEC");
   x.size = 4;
-  x.open_flags = O_WRONLY | O_APPEND | O_CLOEXEC;
-  x.open_flags_text = "O_WRONLY|O_APPEND|O_CLOEXEC";
   vt::check_file(opens[0], x);
 
-  x = expect(FILE_OPERATION_MODIFY, "close", b, PATH_SOURCE_DENTRY, "kernel");
-  x.fd = static_cast<int>(h.step(0).ret);
+  x = modify_expect("close", b, h, 0, "O_WRONLY|O_APPEND|O_LARGEFILE");
   x.size = 6;
-  x.open_flags = static_cast<uint32_t>(h.step(0).getfl);
-  x.open_flags_text = "O_WRONLY|O_APPEND|O_LARGEFILE";
   x.bytes_written = 2;
   x.writes = 1;
-  x.has_duration = true;
   vt::check_file(modifies[0], x);
 
-  x = expect(FILE_OPERATION_OPEN_WRITE, "open", b, PATH_SOURCE_DENTRY, "kernel");
-  x.result = x.fd = static_cast<int>(h.step(3).ret);
+  x = open_expect(FILE_OPERATION_OPEN_WRITE, "open", b, h, 3, O_RDWR | O_CREAT | O_TRUNC, "O_RDWR|O_CREAT|O_TRUNC");
   x.size = 0;  // O_TRUNC emptied it
-  x.open_flags = O_RDWR | O_CREAT | O_TRUNC;
-  x.open_flags_text = "O_RDWR|O_CREAT|O_TRUNC";
   x.requested_mode = 0600;
   vt::check_file(opens[1], x);
 
-  x = expect(FILE_OPERATION_MODIFY, "close", b, PATH_SOURCE_DENTRY, "kernel");
-  x.fd = static_cast<int>(h.step(3).ret);
+  x = modify_expect("close", b, h, 3, "O_RDWR|O_LARGEFILE");
   x.size = 5;
-  x.open_flags = static_cast<uint32_t>(h.step(3).getfl);
-  x.open_flags_text = "O_RDWR|O_LARGEFILE";
   x.bytes_written = 5;
   x.writes = 2;
-  x.has_duration = true;
   vt::check_file(modifies[1], x);
 
-  x = expect(FILE_OPERATION_OPEN_WRITE, "creat", b, PATH_SOURCE_DENTRY, "kernel");
-  x.result = x.fd = static_cast<int>(h.step(7).ret);
+  // O_WRONLY|O_CREAT|O_TRUNC: what creat(2) means.
+  x = open_expect(FILE_OPERATION_OPEN_WRITE, "creat", b, h, 7, O_WRONLY | O_CREAT | O_TRUNC,
+                  "O_WRONLY|O_CREAT|O_TRUNC");
   x.size = 0;
-  x.open_flags = O_WRONLY | O_CREAT | O_TRUNC;  // what creat(2) means
-  x.open_flags_text = "O_WRONLY|O_CREAT|O_TRUNC";
   x.requested_mode = 0644;
   vt::check_file(opens[2], x);
 
-  x = expect(FILE_OPERATION_OPEN_WRITE, "openat2", b, PATH_SOURCE_DENTRY, "kernel");
-  x.result = x.fd = static_cast<int>(h.step(9).ret);
+  x = open_expect(FILE_OPERATION_OPEN_WRITE, "openat2", b, h, 9, O_WRONLY, "O_WRONLY");
   x.size = 0;
-  x.open_flags = O_WRONLY;
-  x.open_flags_text = "O_WRONLY";
   vt::check_file(opens[3], x);
 
   vt::check_file_process(opens, h);
@@ -202,17 +200,12 @@ TEST_CASE("file ops: a write cycle left open is reported when the process exits 
   vt::FileHelper h({"openat", "f", "cwd", e, "O_WRONLY|O_CREAT", "0600", "write", "f", "bye", "exit", "0"});
   h.finish();
   REQUIRE(h.steps().size() == 2);  // exit prints nothing
-  const int fd = static_cast<int>(h.step(0).ret);
   const Event modify =
       vt::wait_file_event(daemon, stream, vt::file_of(h.pid(), FILE_OPERATION_MODIFY, e), "modify of e at exit");
 
-  vt::FileExpect x = expect(FILE_OPERATION_MODIFY, "exit", e, PATH_SOURCE_DENTRY, "kernel");
-  x.fd = fd;
-  x.open_flags = static_cast<uint32_t>(h.step(0).getfl);
-  x.open_flags_text = "O_WRONLY|O_LARGEFILE";
+  vt::FileExpect x = modify_expect("exit", e, h, 0, "O_WRONLY|O_LARGEFILE");
   x.bytes_written = 3;
   x.writes = 1;
-  x.has_duration = true;
   vt::check_file(modify, x);
   vt::check_file_process({modify}, h);
   CHECK(stream.count(vt::file_of(h.pid(), FILE_OPERATION_MODIFY)) == 1);
@@ -330,12 +323,7 @@ TEST_CASE("file ops: truncate by name and ftruncate by fd", "[file]") {
   x.fd = fd;
   vt::check_file(by_fd, x);
   // The cycle changed the content without a write call: reported, with no bytes.
-  x = expect(FILE_OPERATION_MODIFY, "close", t, PATH_SOURCE_DENTRY, "kernel");
-  x.fd = fd;
-  x.open_flags = static_cast<uint32_t>(h2.step(0).getfl);
-  x.open_flags_text = "O_WRONLY|O_LARGEFILE";
-  x.has_duration = true;
-  vt::check_file(modify, x);
+  vt::check_file(modify, modify_expect("close", t, h2, 0, "O_WRONLY|O_LARGEFILE"));
   vt::check_file_process({by_fd, modify}, h2);
   CHECK(std::filesystem::file_size(t) == 2);
 }
@@ -620,15 +608,11 @@ TEST_CASE("file ops: a modify of a file unlinked while open is flagged deleted",
   attributes.st_uid = 0;
   attributes.st_gid = 0;
   attributes.st_size = 4;
-  vt::FileExpect x = expect(FILE_OPERATION_MODIFY, "close", gone, PATH_SOURCE_DENTRY, "kernel");
+  vt::FileExpect x = modify_expect("close", gone, h, 0, "O_WRONLY|O_LARGEFILE");
   x.path.deleted = true;
   x.attributes = attributes;
-  x.fd = static_cast<int>(h.step(0).ret);
-  x.open_flags = static_cast<uint32_t>(h.step(0).getfl);
-  x.open_flags_text = "O_WRONLY|O_LARGEFILE";
   x.bytes_written = 4;
   x.writes = 1;
-  x.has_duration = true;
   vt::check_file(modify, x);
   vt::check_file_process({create, del, modify}, h);
 }

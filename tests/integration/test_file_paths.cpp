@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -38,6 +39,18 @@ vt::FileExpect expect(FileOperation op, const std::string& syscall, const std::s
 Event wait_file(vt::Daemon& daemon, vt::EventStream& stream, const vt::FileHelper& h, FileOperation op,
                 const std::string& path) {
   return vt::wait_file_event(daemon, stream, vt::file_of(h.pid(), op, path), FileOperation_Name(op) + " " + path);
+}
+
+// Helper steps that open `path` for append as `fd`, write `data` through it and close it.
+std::vector<std::string> append(const std::string& fd, const std::string& path, const std::string& data) {
+  return {"openat", fd, "cwd", path, "O_WRONLY|O_APPEND", "0", "write", fd, data, "close", fd};
+}
+
+// The helper's steps, group after group.
+std::vector<std::string> steps(std::initializer_list<std::vector<std::string>> groups) {
+  std::vector<std::string> all;
+  for (const auto& group : groups) all.insert(all.end(), group.begin(), group.end());
+  return all;
 }
 
 // Matches events of `pid` on `path` (or new_path), any operation.
@@ -437,48 +450,11 @@ TEST_CASE("file paths: renames into and out of the watched tree report both path
   vt::Daemon daemon(t.config());
   vt::EventStream stream(daemon, vt::helper_subscription());
 
-  vt::FileHelper h({"dir",
-                    "U",
-                    t.u,
-                    "dir",
-                    "W",
-                    t.w,
-                    "renameat2",
-                    "U",
-                    "in",
-                    "W",
-                    "in",
-                    "0",
-                    "wait",  //
-                    "rename",
-                    t.w + "/out",
-                    t.u + "/out",
-                    "wait",  //
-                    "openat",
-                    "f",
-                    "cwd",
-                    t.w + "/in",
-                    "O_WRONLY|O_APPEND",
-                    "0",
-                    "write",
-                    "f",
-                    "+",
-                    "close",
-                    "f",
-                    "openat",
-                    "g",
-                    "cwd",
-                    t.u + "/out",
-                    "O_WRONLY|O_APPEND",
-                    "0",
-                    "write",
-                    "g",
-                    "+",
-                    "close",
-                    "g",
-                    "mkdir",
-                    t.w + "/marker",
-                    "0700"});
+  vt::FileHelper h(steps({{"dir", "U", t.u, "dir", "W", t.w, "renameat2", "U", "in", "W", "in", "0", "wait"},
+                          {"rename", t.w + "/out", t.u + "/out", "wait"},
+                          append("f", t.w + "/in", "+"),
+                          append("g", t.u + "/out", "+"),
+                          {"mkdir", t.w + "/marker", "0700"}}));
   h.until_wait();
   vt::FileExpect x = expect(FILE_OPERATION_RENAME, "renameat2", t.u + "/in", PATH_SOURCE_NAME, "lstat");
   x.new_path = vt::FilePathExpect{t.w + "/in", "", PATH_SOURCE_NAME};
@@ -508,69 +484,12 @@ TEST_CASE("file paths: hard links: changes through the watched name and through 
   vt::Daemon daemon(t.config());
   vt::EventStream stream(daemon, vt::helper_subscription());
 
-  vt::FileHelper h({"dir",
-                    "U",
-                    t.u,
-                    "dir",
-                    "W",
-                    t.w,
-                    "linkat",
-                    "U",
-                    "orig",
-                    "W",
-                    "l",
-                    "0",  //
-                    "linkat",
-                    "W",
-                    "orig2",
-                    "U",
-                    "l2",
-                    "0",
-                    "wait",  //
-                    "openat",
-                    "f",
-                    "cwd",
-                    t.w + "/l",
-                    "O_WRONLY|O_APPEND",
-                    "0",
-                    "write",
-                    "f",
-                    "12",
-                    "close",
-                    "f",
-                    "openat",
-                    "g",
-                    "cwd",
-                    t.w + "/orig2",
-                    "O_WRONLY|O_APPEND",
-                    "0",
-                    "write",
-                    "g",
-                    "3",
-                    "close",
-                    "g",
-                    "openat",
-                    "h",
-                    "cwd",
-                    t.u + "/orig",
-                    "O_WRONLY|O_APPEND",
-                    "0",
-                    "write",
-                    "h",
-                    "45",
-                    "close",
-                    "h",
-                    "openat",
-                    "k",
-                    "cwd",
-                    t.u + "/pre-link",
-                    "O_WRONLY|O_APPEND",
-                    "0",
-                    "write",
-                    "k",
-                    "6",
-                    "close",
-                    "k"});
+  vt::FileHelper h(steps({{"dir", "U", t.u, "dir", "W", t.w, "linkat", "U", "orig", "W", "l", "0"},
+                          {"linkat", "W", "orig2", "U", "l2", "0", "wait"},
+                          append("f", t.w + "/l", "12"),
+                          append("g", t.w + "/orig2", "3"),
+                          append("h", t.u + "/orig", "45"),
+                          append("k", t.u + "/pre-link", "6")}));
   h.until_wait();
   vt::FileExpect x = expect(FILE_OPERATION_LINK, "linkat", t.u + "/orig", PATH_SOURCE_NAME, "lstat");
   x.new_path = vt::FilePathExpect{t.w + "/l", "", PATH_SOURCE_NAME};

@@ -54,6 +54,27 @@ const FileCategoryStatus* category_status(const FileStatus& files, const std::st
 
 std::string path_of(const Event& e) { return e.file().path().path(); }
 
+// A temporary root with the directories a and b; category "a" watches a's tree.
+struct DirsAB {
+  vt::TempDir root{"vajra-fim"};
+  const std::string a = root.file("a"), b = root.file("b");
+  const vt::WatchCategory cat_a{"a", {a + "/**"}, {}, {}, {}};
+  DirsAB() {
+    std::filesystem::create_directory(a);
+    std::filesystem::create_directory(b);
+  }
+};
+
+// Waits for the mkdir(path, 0700) that `h` made, and checks it is seen in `category`.
+void check_mkdir(vt::Daemon& daemon, vt::EventStream& stream, const vt::FileHelper& h, const std::string& path,
+                 const std::string& category) {
+  vt::FileExpect x = vt::file_expect(FILE_OPERATION_MKDIR, "mkdir", path, PATH_SOURCE_NAME, "lstat", {category});
+  x.requested_mode = 0700;
+  const Event mkdir =
+      vt::wait_file_event(daemon, stream, vt::file_of(h.pid(), FILE_OPERATION_MKDIR, path), "mkdir " + path);
+  vt::check_file(mkdir, x);
+}
+
 }  // namespace
 
 TEST_CASE("file watch: an unwatched sibling directory makes no event and the kernel filter counts the drops", "[file]") {
@@ -150,11 +171,10 @@ TEST_CASE("file watch: open_read is reported only where a category asks for it",
 
 TEST_CASE("file watch: a reload (SIGHUP) that adds a category makes the next change there seen", "[file]") {
   REQUIRE_KERNEL();
-  vt::TempDir root("vajra-fim");
-  const std::string a = root.file("a"), b = root.file("b");
-  std::filesystem::create_directory(a);
-  std::filesystem::create_directory(b);
-  const vt::WatchCategory cat_a{"a", {a + "/**"}, {}, {}, {}}, cat_b{"b", {b + "/**"}, {}, {}, {}};
+  const DirsAB dirs;
+  const std::string &a = dirs.a, &b = dirs.b;
+  const vt::WatchCategory& cat_a = dirs.cat_a;
+  const vt::WatchCategory cat_b{"b", {b + "/**"}, {}, {}, {}};
   vt::Daemon daemon(vt::files_config({cat_a}));
   vt::EventStream stream(daemon, vt::helper_subscription());
   const FileStatus start = daemon.status().files();
@@ -174,24 +194,15 @@ TEST_CASE("file watch: a reload (SIGHUP) that adds a category makes the next cha
 
   vt::FileHelper after({"mkdir", b + "/seen", "0700", "mkdir", a + "/m2", "0700"});
   after.finish();
-  vt::FileExpect x = vt::file_expect(FILE_OPERATION_MKDIR, "mkdir", b + "/seen", PATH_SOURCE_NAME, "lstat", {"b"});
-  x.requested_mode = 0700;
-  vt::check_file(
-      vt::wait_file_event(daemon, stream, vt::file_of(after.pid(), FILE_OPERATION_MKDIR, b + "/seen"), "mkdir b/seen"),
-      x);
-  x = vt::file_expect(FILE_OPERATION_MKDIR, "mkdir", a + "/m2", PATH_SOURCE_NAME, "lstat", {"a"});
-  x.requested_mode = 0700;
-  vt::check_file(
-      vt::wait_file_event(daemon, stream, vt::file_of(after.pid(), FILE_OPERATION_MKDIR, a + "/m2"), "mkdir a/m2"), x);
+  check_mkdir(daemon, stream, after, b + "/seen", "b");
+  check_mkdir(daemon, stream, after, a + "/m2", "a");
 }
 
 TEST_CASE("file watch: a reload with a bad glob or operation keeps the old lists and names the problem", "[file]") {
   REQUIRE_KERNEL();
-  vt::TempDir root("vajra-fim");
-  const std::string a = root.file("a"), b = root.file("b");
-  std::filesystem::create_directory(a);
-  std::filesystem::create_directory(b);
-  const vt::WatchCategory cat_a{"a", {a + "/**"}, {}, {}, {}};
+  const DirsAB dirs;
+  const std::string &a = dirs.a, &b = dirs.b;
+  const vt::WatchCategory& cat_a = dirs.cat_a;
   vt::Daemon daemon(vt::files_config({cat_a}));
   vt::EventStream stream(daemon, vt::helper_subscription());
   const uint64_t generation = daemon.status().files().watch_generation();
@@ -208,11 +219,7 @@ TEST_CASE("file watch: a reload with a bad glob or operation keeps the old lists
 
   vt::FileHelper h1({"mkdir", b + "/unseen", "0700", "mkdir", a + "/still", "0700"});
   h1.finish();
-  vt::FileExpect x = vt::file_expect(FILE_OPERATION_MKDIR, "mkdir", a + "/still", PATH_SOURCE_NAME, "lstat", {"a"});
-  x.requested_mode = 0700;
-  vt::check_file(
-      vt::wait_file_event(daemon, stream, vt::file_of(h1.pid(), FILE_OPERATION_MKDIR, a + "/still"), "mkdir a/still"),
-      x);
+  check_mkdir(daemon, stream, h1, a + "/still", "a");
   CHECK(stream.count(vt::file_of(h1.pid(), FILE_OPERATION_MKDIR)) == 1);
 
   // An unknown operation: refused the same way, with its own message.
@@ -235,11 +242,9 @@ TEST_CASE("file watch: a reload with a bad glob or operation keeps the old lists
 
 TEST_CASE("file watch: changes on a path watched before and after a reload are all reported", "[file]") {
   REQUIRE_KERNEL();
-  vt::TempDir root("vajra-fim");
-  const std::string a = root.file("a"), b = root.file("b");
-  std::filesystem::create_directory(a);
-  std::filesystem::create_directory(b);
-  const vt::WatchCategory cat_a{"a", {a + "/**"}, {}, {}, {}};
+  const DirsAB dirs;
+  const std::string &a = dirs.a, &b = dirs.b;
+  const vt::WatchCategory& cat_a = dirs.cat_a;
   // The helper's 6,000 arguments make each of its events ~20 KB: the default 8 MiB queues would hold
   // a few hundred of the 2,000 (and count the rest as lost, which is the bound working).
   const std::string roomy = "buffers:\n  pipeline_queue_bytes: 268435456\n  subscriber_queue_bytes: 268435456\n";

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,17 +73,46 @@ bool require_dnsmasq(const Dnsmasq& dns) {
   return false;
 }
 
-SubscribeRequest helper_events() {
-  SubscribeRequest request;
-  request.add_exe_prefixes(vt::helper_path());
-  return request;
-}
+// What a DNS test runs against: dnsmasq, then a daemon streaming the helper's events. The test returns
+// at once unless ready(): without the kernel's support or dnsmasq it is skipped (with CI=true, FAILs).
+class DnsTest {
+ public:
+  DnsTest() {
+    if (!vt::require_kernel()) return;
+    dnsmasq.emplace();
+    if (!require_dnsmasq(*dnsmasq)) return;
+    daemon.emplace();
+    stream.emplace(*daemon, vt::helper_subscription());
+  }
+  bool ready() const { return stream.has_value(); }
+  // Runs the helper with `args` (after its path) as a client of dnsmasq; REQUIREs that it succeeded.
+  vt::HelperRun run_client(const std::vector<std::string>& args) const {
+    vt::HelperRun run = vt::run_helper(args);
+    INFO(logs(run));
+    REQUIRE(run.result.exit_code() == 0);
+    return run;
+  }
+  // The helper's output and dnsmasq's log: what explains a failed lookup.
+  std::string logs(const vt::HelperRun& run) const {
+    return "helper: " + run.result.out + run.result.err + "\ndnsmasq: " + dnsmasq->log();
+  }
+
+ protected:
+  std::optional<Dnsmasq> dnsmasq;
+  std::optional<vt::Daemon> daemon;
+  std::optional<vt::EventStream> stream;
+};
 
 vt::Predicate dns_of(pid_t pid, bool response) {
   return [=](const Event& e) {
     return e.kind() == EVENT_KIND_DNS && e.process().pid() == static_cast<uint32_t>(pid) &&
            e.dns().response() == response;
   };
+}
+
+// Queries and responses alike.
+vt::Predicate dns_events_of(pid_t pid) {
+  return vt::all_of({vt::pid_is(static_cast<uint32_t>(pid)), vt::kind_is(EVENT_KIND_DNS)});
 }
 
 struct Answer {
@@ -135,12 +165,9 @@ void check_dns(const Event& e, bool response, const std::string& name, const std
 
 }  // namespace
 
-TEST_CASE("net dns: a lookup answered by dnsmasq gives the query and its answers, with the asking process") {
-  REQUIRE_KERNEL();
-  Dnsmasq dnsmasq;
-  if (!require_dnsmasq(dnsmasq)) return;
-  vt::Daemon daemon;
-  vt::EventStream stream(daemon, helper_events());
+TEST_CASE_METHOD(DnsTest,
+                 "net dns: a lookup answered by dnsmasq gives the query and its answers, with the asking process") {
+  if (!ready()) return;
 
   struct Lookup {
     const char* type;
@@ -152,25 +179,21 @@ TEST_CASE("net dns: a lookup answered by dnsmasq gives the query and its answers
   };
   for (const Lookup& lookup : lookups) {
     INFO("lookup of type " << lookup.type);
-    const std::vector<std::string> argv{vt::helper_path(), "dns-query", dnsmasq.address(), "alias.vajra.test",
-                                        lookup.type};
-    const uint64_t boot_before = vt::boot_ns();
-    const vt::RunResult run = vt::run(argv);
-    INFO("helper: " << run.out << run.err << "\ndnsmasq: " << dnsmasq.log());
-    REQUIRE(run.exit_code() == 0);
-    const pid_t pid = run.pid;
+    const vt::HelperRun run = run_client({"dns-query", dnsmasq->address(), "alias.vajra.test", lookup.type});
+    INFO(logs(run));
+    const pid_t pid = run.pid();
 
-    const Event query = stream.wait_for(dns_of(pid, false), "DNS query");
-    const Event response = stream.wait_for(dns_of(pid, true), "DNS response");
+    const Event query = stream->wait_for(dns_of(pid, false), "DNS query");
+    const Event response = stream->wait_for(dns_of(pid, true), "DNS response");
     // The resolver's socket: connected to the server, one UDP flow, closed after the answer.
-    const Event connect = stream.wait_for(vt::socket_of(pid, SOCKET_OPERATION_CONNECT), "connect to the server");
-    const Event flow = stream.wait_for(vt::socket_of(pid, SOCKET_OPERATION_UDP_FLOW), "UDP flow to the server");
+    const Event connect = stream->wait_for(vt::socket_of(pid, SOCKET_OPERATION_CONNECT), "connect to the server");
+    const Event flow = stream->wait_for(vt::socket_of(pid, SOCKET_OPERATION_UDP_FLOW), "UDP flow to the server");
     const uint32_t local_port = connect.socket().local().port();
     CHECK(local_port != 0);
 
     // glibc's resolver connects its UDP socket, sends with send() and reads with recvfrom().
-    check_dns(query, false, "alias.vajra.test", lookup.type, dnsmasq.address(), local_port, {}, "udp", "sendto");
-    check_dns(response, true, "alias.vajra.test", lookup.type, dnsmasq.address(), local_port, lookup.answers, "udp",
+    check_dns(query, false, "alias.vajra.test", lookup.type, dnsmasq->address(), local_port, {}, "udp", "sendto");
+    check_dns(response, true, "alias.vajra.test", lookup.type, dnsmasq->address(), local_port, lookup.answers, "udp",
               "recvfrom");
     CHECK(query.dns().id() == response.dns().id());
     CHECK(query.dns().socket_inode() == response.dns().socket_inode());
@@ -180,37 +203,31 @@ TEST_CASE("net dns: a lookup answered by dnsmasq gives the query and its answers
     CHECK(response.dns().query_time_ns() == query.time_ns());
     CHECK(response.dns().latency_ns() == response.ktime_ns() - query.ktime_ns());
     CHECK(query.seq() < response.seq());
-    vt::check_helper_process(query, pid, argv, boot_before);
-    vt::check_helper_process(response, pid, argv, boot_before);
+    vt::check_helper_process(query, run);
+    vt::check_helper_process(response, run);
 
-    CHECK(connect.socket().remote().address() == dnsmasq.address());
+    CHECK(connect.socket().remote().address() == dnsmasq->address());
     CHECK(connect.socket().remote().port() == 53);
     CHECK(connect.socket().protocol_name() == "udp");
-    CHECK(flow.socket().remote().address() == dnsmasq.address());
+    CHECK(flow.socket().remote().address() == dnsmasq->address());
     CHECK(flow.socket().syscall() == "sendto");
   }
 }
 
-TEST_CASE("net dns: a lookup over TCP, its length prefix sent with the query and read apart from the answer") {
-  REQUIRE_KERNEL();
-  Dnsmasq dnsmasq;
-  if (!require_dnsmasq(dnsmasq)) return;
-  vt::Daemon daemon;
-  vt::EventStream stream(daemon, helper_events());
+TEST_CASE_METHOD(DnsTest,
+                 "net dns: a lookup over TCP, its length prefix sent with the query and read apart from the answer") {
+  if (!ready()) return;
 
-  const std::vector<std::string> argv{vt::helper_path(), "dns-query-tcp", dnsmasq.address(), "host.vajra.test"};
-  const uint64_t boot_before = vt::boot_ns();
-  const vt::RunResult run = vt::run(argv);
-  INFO("helper: " << run.out << run.err << "\ndnsmasq: " << dnsmasq.log());
-  REQUIRE(run.exit_code() == 0);
-  const pid_t pid = run.pid;
-  const Event query = stream.wait_for(dns_of(pid, false), "DNS query over TCP");
-  const Event response = stream.wait_for(dns_of(pid, true), "DNS response over TCP");
-  const Event connect = stream.wait_for(vt::socket_of(pid, SOCKET_OPERATION_CONNECT), "TCP connect to the server");
+  const vt::HelperRun run = run_client({"dns-query-tcp", dnsmasq->address(), "host.vajra.test"});
+  INFO(logs(run));
+  const pid_t pid = run.pid();
+  const Event query = stream->wait_for(dns_of(pid, false), "DNS query over TCP");
+  const Event response = stream->wait_for(dns_of(pid, true), "DNS response over TCP");
+  const Event connect = stream->wait_for(vt::socket_of(pid, SOCKET_OPERATION_CONNECT), "TCP connect to the server");
   const uint32_t local_port = connect.socket().local().port();
 
   // The 2-byte read of the answer's length is no DNS message and makes no event.
-  CHECK(stream.count(vt::all_of({vt::pid_is(static_cast<uint32_t>(pid)), vt::kind_is(EVENT_KIND_DNS)})) == 2);
+  CHECK(stream->count(dns_events_of(pid)) == 2);
   for (const Event* e : {&query, &response}) {
     INFO("dns event: " << vt::to_json(*e));
     const DnsEvent& d = e->dns();
@@ -218,13 +235,13 @@ TEST_CASE("net dns: a lookup over TCP, its length prefix sent with the query and
     CHECK(d.name() == "host.vajra.test");
     CHECK(d.query_type_name() == "A");
     CHECK(d.rcode_name() == "NOERROR");
-    CHECK(d.server().address() == dnsmasq.address());
+    CHECK(d.server().address() == dnsmasq->address());
     CHECK(d.server().port() == 53);
     CHECK(d.local().port() == local_port);
     CHECK(d.socket_inode() == connect.socket().socket_inode());
     CHECK(d.malformed() == "");
     CHECK_FALSE(d.payload_truncated());
-    vt::check_helper_process(*e, pid, argv, boot_before);
+    vt::check_helper_process(*e, run);
   }
   CHECK(query.dns().sent());
   CHECK(query.dns().syscall() == "sendto");
@@ -242,27 +259,21 @@ TEST_CASE("net dns: a lookup over TCP, its length prefix sent with the query and
   CHECK(query.dns().message_bytes() == response.dns().message_bytes() - 16 + 2);
 }
 
-TEST_CASE("net dns: a port-53 payload that is not DNS is published as malformed and counted in Status") {
-  REQUIRE_KERNEL();
-  Dnsmasq dnsmasq;
-  if (!require_dnsmasq(dnsmasq)) return;
-  vt::Daemon daemon;
-  vt::EventStream stream(daemon, helper_events());
-  const uint64_t before = daemon.status().dns_malformed();
+TEST_CASE_METHOD(DnsTest,
+                 "net dns: a port-53 payload that is not DNS is published as malformed and counted in Status") {
+  if (!ready()) return;
+  const uint64_t before = daemon->status().dns_malformed();
 
-  const vt::RunResult run = vt::run({vt::helper_path(), "dns-garbage", dnsmasq.address()});
-  REQUIRE(run.exit_code() == 0);
-  const Event e = stream.wait_for(
-      [&](const Event& x) { return x.kind() == EVENT_KIND_DNS && x.process().pid() == static_cast<uint32_t>(run.pid); },
-      "the malformed DNS event");
+  const vt::HelperRun run = run_client({"dns-garbage", dnsmasq->address()});
+  const Event e = stream->wait_for(dns_events_of(run.pid()), "the malformed DNS event");
   INFO("dns event: " << vt::to_json(e));
   CHECK(e.dns().malformed() == "7 bytes, shorter than a DNS header (12)");
   CHECK(e.dns().sent());
   CHECK(e.dns().message_bytes() == 7);
-  CHECK(e.dns().server().address() == dnsmasq.address());
+  CHECK(e.dns().server().address() == dnsmasq->address());
   CHECK(e.dns().name() == "");
   CHECK(e.dns().answers_size() == 0);
-  CHECK(daemon.status().dns_malformed() == before + 1);
+  CHECK(daemon->status().dns_malformed() == before + 1);
 }
 
 TEST_CASE("net dns: vajractl events --kind dns --remote shows the lookup as text lines") {
@@ -298,128 +309,104 @@ TEST_CASE("net dns: vajractl events --kind dns --remote shows the lookup as text
         std::string::npos);
 }
 
-TEST_CASE("net dns: a lookup written to a connected UDP socket and read back with read, as busybox does") {
-  REQUIRE_KERNEL();
-  Dnsmasq dnsmasq;
-  if (!require_dnsmasq(dnsmasq)) return;
-  vt::Daemon daemon;
-  vt::EventStream stream(daemon, helper_events());
+TEST_CASE_METHOD(DnsTest,
+                 "net dns: a lookup written to a connected UDP socket and read back with read, as busybox does") {
+  if (!ready()) return;
 
-  const std::vector<std::string> argv{vt::helper_path(), "dns-rw-udp", dnsmasq.address(), "host.vajra.test"};
-  const uint64_t boot_before = vt::boot_ns();
-  const vt::RunResult run = vt::run(argv);
-  INFO("helper: " << run.out << run.err << "\ndnsmasq: " << dnsmasq.log());
-  REQUIRE(run.exit_code() == 0);
-  const auto out = vt::key_values(run.out);
-  const auto local_port = static_cast<uint32_t>(vt::number_of(out, "port"));
-  const pid_t pid = run.pid;
-  const Event query = stream.wait_for(dns_of(pid, false), "DNS query written");
-  const Event response = stream.wait_for(dns_of(pid, true), "DNS response read");
-  const Event flow = stream.wait_for(vt::socket_of(pid, SOCKET_OPERATION_UDP_FLOW), "UDP flow to the server");
-  stream.wait_for(vt::socket_of(pid, SOCKET_OPERATION_CLOSE), "close of the socket");
+  const vt::HelperRun run = run_client({"dns-rw-udp", dnsmasq->address(), "host.vajra.test"});
+  INFO(logs(run));
+  const auto local_port = static_cast<uint32_t>(run.number("port"));
+  const pid_t pid = run.pid();
+  const Event query = stream->wait_for(dns_of(pid, false), "DNS query written");
+  const Event response = stream->wait_for(dns_of(pid, true), "DNS response read");
+  const Event flow = stream->wait_for(vt::socket_of(pid, SOCKET_OPERATION_UDP_FLOW), "UDP flow to the server");
+  stream->wait_for(vt::socket_of(pid, SOCKET_OPERATION_CLOSE), "close of the socket");
 
-  check_dns(query, false, "host.vajra.test", "A", dnsmasq.address(), local_port, {}, "udp", "write");
-  check_dns(response, true, "host.vajra.test", "A", dnsmasq.address(), local_port, kHostA, "udp", "read");
-  CHECK(query.dns().message_bytes() == vt::number_of(out, "query"));
-  CHECK(response.dns().message_bytes() == vt::number_of(out, "answer"));
-  CHECK(query.dns().socket_inode() == static_cast<uint64_t>(vt::number_of(out, "ino")));
+  check_dns(query, false, "host.vajra.test", "A", dnsmasq->address(), local_port, {}, "udp", "write");
+  check_dns(response, true, "host.vajra.test", "A", dnsmasq->address(), local_port, kHostA, "udp", "read");
+  CHECK(query.dns().message_bytes() == run.number("query"));
+  CHECK(response.dns().message_bytes() == run.number("answer"));
+  CHECK(query.dns().socket_inode() == static_cast<uint64_t>(run.number("ino")));
   CHECK(response.dns().id() == query.dns().id());
   CHECK(response.dns().matched_query());
-  vt::check_helper_process(query, pid, argv, boot_before);
-  vt::check_helper_process(response, pid, argv, boot_before);
+  vt::check_helper_process(query, run);
+  vt::check_helper_process(response, run);
   CHECK(flow.socket().syscall() == "write");
-  CHECK(flow.socket().remote().address() == dnsmasq.address());
+  CHECK(flow.socket().remote().address() == dnsmasq->address());
   CHECK(flow.socket().remote().port() == 53);
-  INFO(stream.summary());
-  CHECK(stream.count(vt::all_of({vt::pid_is(static_cast<uint32_t>(pid)), vt::kind_is(EVENT_KIND_DNS)})) == 2);
+  INFO(stream->summary());
+  CHECK(stream->count(dns_events_of(pid)) == 2);
 }
 
-TEST_CASE("net dns: glibc's resolver over TCP writes the query with writev and reads the answer with read") {
-  REQUIRE_KERNEL();
-  Dnsmasq dnsmasq;
-  if (!require_dnsmasq(dnsmasq)) return;
-  vt::Daemon daemon;
-  vt::EventStream stream(daemon, helper_events());
+TEST_CASE_METHOD(DnsTest,
+                 "net dns: glibc's resolver over TCP writes the query with writev and reads the answer with read") {
+  if (!ready()) return;
 
-  const std::vector<std::string> argv{vt::helper_path(), "dns-query-vc", dnsmasq.address(), "host.vajra.test",
-                                      "AAAA"};
-  const vt::RunResult run = vt::run(argv);
-  INFO("helper: " << run.out << run.err << "\ndnsmasq: " << dnsmasq.log());
-  REQUIRE(run.exit_code() == 0);
-  const pid_t pid = run.pid;
-  const Event query = stream.wait_for(dns_of(pid, false), "DNS query over TCP");
-  const Event response = stream.wait_for(dns_of(pid, true), "DNS response over TCP");
-  const Event connect = stream.wait_for(vt::socket_of(pid, SOCKET_OPERATION_CONNECT), "TCP connect to the server");
+  const vt::HelperRun run = run_client({"dns-query-vc", dnsmasq->address(), "host.vajra.test", "AAAA"});
+  INFO(logs(run));
+  const pid_t pid = run.pid();
+  const Event query = stream->wait_for(dns_of(pid, false), "DNS query over TCP");
+  const Event response = stream->wait_for(dns_of(pid, true), "DNS response over TCP");
+  const Event connect = stream->wait_for(vt::socket_of(pid, SOCKET_OPERATION_CONNECT), "TCP connect to the server");
   const uint32_t local_port = connect.socket().local().port();
 
-  check_dns(query, false, "host.vajra.test", "AAAA", dnsmasq.address(), local_port, {}, "tcp", "writev");
-  check_dns(response, true, "host.vajra.test", "AAAA", dnsmasq.address(), local_port, kHostAaaa, "tcp", "read");
+  check_dns(query, false, "host.vajra.test", "AAAA", dnsmasq->address(), local_port, {}, "tcp", "writev");
+  check_dns(response, true, "host.vajra.test", "AAAA", dnsmasq->address(), local_port, kHostAaaa, "tcp", "read");
   CHECK(response.dns().id() == query.dns().id());
   CHECK(response.dns().matched_query());
   CHECK(query.dns().socket_inode() == connect.socket().socket_inode());
   // The 2-byte read of the answer's length is no DNS message and makes no event.
-  INFO(stream.summary());
-  CHECK(stream.count(vt::all_of({vt::pid_is(static_cast<uint32_t>(pid)), vt::kind_is(EVENT_KIND_DNS)})) == 2);
+  INFO(stream->summary());
+  CHECK(stream->count(dns_events_of(pid)) == 2);
 }
 
-TEST_CASE("net dns: two TCP queries in one writev, each answer read with one readv of its length and body") {
-  REQUIRE_KERNEL();
-  Dnsmasq dnsmasq;
-  if (!require_dnsmasq(dnsmasq)) return;
-  vt::Daemon daemon;
-  vt::EventStream stream(daemon, helper_events());
+TEST_CASE_METHOD(DnsTest,
+                 "net dns: two TCP queries in one writev, each answer read with one readv of its length and body") {
+  if (!ready()) return;
 
-  const vt::RunResult run = vt::run({vt::helper_path(), "dns-rw-tcp", dnsmasq.address(), "host.vajra.test"});
-  INFO("helper: " << run.out << run.err << "\ndnsmasq: " << dnsmasq.log());
-  REQUIRE(run.exit_code() == 0);
-  const auto out = vt::key_values(run.out);
-  const auto local_port = static_cast<uint32_t>(vt::number_of(out, "port"));
-  const pid_t pid = run.pid;
-  const auto queries = stream.wait_count(dns_of(pid, false), 2, "both queries of the writev");
-  const auto responses = stream.wait_count(dns_of(pid, true), 2, "both responses");
-  stream.wait_for(vt::socket_of(pid, SOCKET_OPERATION_CLOSE), "close of the socket");
-  INFO(stream.summary());
+  const vt::HelperRun run = run_client({"dns-rw-tcp", dnsmasq->address(), "host.vajra.test"});
+  INFO(logs(run));
+  const auto local_port = static_cast<uint32_t>(run.number("port"));
+  const pid_t pid = run.pid();
+  const auto queries = stream->wait_count(dns_of(pid, false), 2, "both queries of the writev");
+  const auto responses = stream->wait_count(dns_of(pid, true), 2, "both responses");
+  stream->wait_for(vt::socket_of(pid, SOCKET_OPERATION_CLOSE), "close of the socket");
+  INFO(stream->summary());
   REQUIRE(queries.size() == 2);
   REQUIRE(responses.size() == 2);
 
-  check_dns(queries[0], false, "host.vajra.test", "A", dnsmasq.address(), local_port, {}, "tcp", "writev");
-  check_dns(queries[1], false, "host.vajra.test", "AAAA", dnsmasq.address(), local_port, {}, "tcp", "writev");
+  check_dns(queries[0], false, "host.vajra.test", "A", dnsmasq->address(), local_port, {}, "tcp", "writev");
+  check_dns(queries[1], false, "host.vajra.test", "AAAA", dnsmasq->address(), local_port, {}, "tcp", "writev");
   // Each message with its own length prefix.
-  CHECK(queries[0].dns().message_bytes() == 2 + vt::number_of(out, "a"));
-  CHECK(queries[1].dns().message_bytes() == 2 + vt::number_of(out, "aaaa"));
+  CHECK(queries[0].dns().message_bytes() == 2 + run.number("a"));
+  CHECK(queries[1].dns().message_bytes() == 2 + run.number("aaaa"));
   // dnsmasq answers in order.
-  check_dns(responses[0], true, "host.vajra.test", "A", dnsmasq.address(), local_port, kHostA, "tcp", "readv");
-  check_dns(responses[1], true, "host.vajra.test", "AAAA", dnsmasq.address(), local_port, kHostAaaa, "tcp", "readv");
+  check_dns(responses[0], true, "host.vajra.test", "A", dnsmasq->address(), local_port, kHostA, "tcp", "readv");
+  check_dns(responses[1], true, "host.vajra.test", "AAAA", dnsmasq->address(), local_port, kHostAaaa, "tcp", "readv");
   for (int i = 0; i < 2; ++i) {
     INFO("response " << i);
     CHECK(responses[i].dns().id() == queries[i].dns().id());
     CHECK(responses[i].dns().matched_query());
   }
   // The peeks at each answer's length are no DNS messages.
-  CHECK(stream.count(vt::all_of({vt::pid_is(static_cast<uint32_t>(pid)), vt::kind_is(EVENT_KIND_DNS)})) == 4);
+  CHECK(stream->count(dns_events_of(pid)) == 4);
 }
 
-TEST_CASE("net dns: answers taken with recvmmsg") {
-  REQUIRE_KERNEL();
-  Dnsmasq dnsmasq;
-  if (!require_dnsmasq(dnsmasq)) return;
-  vt::Daemon daemon;
-  vt::EventStream stream(daemon, helper_events());
+TEST_CASE_METHOD(DnsTest, "net dns: answers taken with recvmmsg") {
+  if (!ready()) return;
 
-  const vt::RunResult run = vt::run({vt::helper_path(), "dns-recvmmsg", dnsmasq.address(), "host.vajra.test"});
-  INFO("helper: " << run.out << run.err << "\ndnsmasq: " << dnsmasq.log());
-  REQUIRE(run.exit_code() == 0);
-  const auto out = vt::key_values(run.out);
-  const auto local_port = static_cast<uint32_t>(vt::number_of(out, "port"));
-  const pid_t pid = run.pid;
-  const auto queries = stream.wait_count(dns_of(pid, false), 2, "both queries of the sendmmsg");
-  const auto responses = stream.wait_count(dns_of(pid, true), 2, "both responses of recvmmsg");
-  INFO(stream.summary());
+  const vt::HelperRun run = run_client({"dns-recvmmsg", dnsmasq->address(), "host.vajra.test"});
+  INFO(logs(run));
+  const auto local_port = static_cast<uint32_t>(run.number("port"));
+  const pid_t pid = run.pid();
+  const auto queries = stream->wait_count(dns_of(pid, false), 2, "both queries of the sendmmsg");
+  const auto responses = stream->wait_count(dns_of(pid, true), 2, "both responses of recvmmsg");
+  INFO(stream->summary());
   REQUIRE(responses.size() == 2);
   // The answers may come in either order.
   for (const Event& response : responses) {
     const bool a = response.dns().query_type_name() == "A";
-    check_dns(response, true, "host.vajra.test", a ? "A" : "AAAA", dnsmasq.address(), local_port,
+    check_dns(response, true, "host.vajra.test", a ? "A" : "AAAA", dnsmasq->address(), local_port,
               a ? kHostA : kHostAaaa, "udp", "recvmmsg");
     CHECK(response.dns().matched_query());
   }
