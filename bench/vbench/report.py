@@ -46,7 +46,7 @@ def write_markdown(path, res):
              f"interleaved (order rotated each round); medians of per-round ratios against no sensor. "
              f"Vajra families loaded: {', '.join(res['vajra_families']) or 'unknown'}.")
     if (res.get("build") or {}).get("source_newer_than_binary"):
-        res.setdefault("warnings", []).append("the last commit is newer than the vajrad measured "
+        res.setdefault("warnings", []).append("the last commit to its sources is newer than the vajrad measured "
                                               f"(built {res['build']['built']})")
     if res.get("warnings"):
         L.append("")
