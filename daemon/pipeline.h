@@ -1,5 +1,6 @@
 // The event path inside vajrad, on two threads:
-//   decode thread:  ring buffers -> decode -> enrich -> bounded queue
+//   decode thread:  ring buffers -> decode -> enrich -> bounded queue, or straight to the hub when no
+//                   record of the poll waits for a hash and nothing older is queued
 //   publish thread: queue -> wait (bounded) for the exe hash -> hub
 // Events cross each thread boundary in batches (what one poll of the rings brought), so a burst costs
 // one lock and one wake-up per hop rather than one per event.
@@ -38,8 +39,8 @@ class Pipeline {
   void start();
   void stop();
 
-  // The ProbeSet's record handler: decode, enrich, stage for the queue. Runs on the decode thread
-  // (inside poll), which hands the staged records over after each poll.
+  // The ProbeSet's record handler: decode, enrich, stage. Runs on the decode thread (inside poll),
+  // which hands the staged records on after each poll (hand_over()).
   void on_record(const void* data, size_t size);
 
   // Fills per-kind counters and pipeline drops.
