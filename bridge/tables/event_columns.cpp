@@ -4,6 +4,7 @@
 
 #include "cmdline.h"
 #include "json_text.h"
+#include "tables/ancestry_json.h"
 
 namespace vajra::bridge {
 namespace {
@@ -40,24 +41,10 @@ std::vector<std::string> argv_of(const v1::Process& process) {
   return {process.argv().begin(), process.argv().end()};
 }
 
-// Nearest ancestor first. A field the daemon did not know is left out, never filled with a guess.
+// Columns are computed on the stream thread as rows arrive; a cache per thread needs no lock.
 std::string ancestry_json(const v1::Process& process) {
-  JsonText json;
-  json.begin_array();
-  for (const v1::Ancestor& ancestor : process.ancestry()) {
-    json.begin_object().key("pid").value(ancestor.pid());
-    if (!ancestor.exe().empty()) json.key("path").value(ancestor.exe());
-    if (!ancestor.argv().empty()) {
-      const std::vector<std::string> argv(ancestor.argv().begin(), ancestor.argv().end());
-      json.key("cmdline").value(join_cmdline(argv));
-      json.key("argv").begin_array();
-      for (const std::string& arg : argv) json.value(arg);
-      json.end_array();
-    }
-    if (ancestor.start_time_ns() != 0) json.key("start_time_ns").value(ancestor.start_time_ns());
-    json.end_object();
-  }
-  return json.end_array().take();
+  thread_local AncestryJson ancestry;
+  return ancestry.of(process);
 }
 
 // Keys in name order, as a JSON object is usually compared and as the daemon's map iterates in

@@ -1,0 +1,55 @@
+#include "tables/ancestry_json.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "cmdline.h"
+#include "json_text.h"
+
+namespace vajra::bridge {
+namespace {
+
+bool same(const v1::Ancestor& a, const v1::Ancestor& b) {
+  return a.pid() == b.pid() && a.start_time_ns() == b.start_time_ns() && a.exe() == b.exe() &&
+         std::equal(a.argv().begin(), a.argv().end(), b.argv().begin(), b.argv().end());
+}
+
+std::string write(const v1::Ancestor& ancestor) {
+  JsonText json;
+  json.begin_object().key("pid").value(ancestor.pid());
+  if (!ancestor.exe().empty()) json.key("path").value(ancestor.exe());
+  if (!ancestor.argv().empty()) {
+    const std::vector<std::string> argv(ancestor.argv().begin(), ancestor.argv().end());
+    json.key("cmdline").value(join_cmdline(argv));
+    json.key("argv").begin_array();
+    for (const std::string& arg : argv) json.value(arg);
+    json.end_array();
+  }
+  if (ancestor.start_time_ns() != 0) json.key("start_time_ns").value(ancestor.start_time_ns());
+  return json.end_object().take();
+}
+
+}  // namespace
+
+const std::string& AncestryJson::ancestor_json(const v1::Ancestor& ancestor) {
+  const uint64_t key = ancestor.start_time_ns() * 0x9e3779b97f4a7c15ull ^ ancestor.pid();
+  auto found = entries_.find(key);
+  if (found != entries_.end() && same(found->second.ancestor, ancestor)) return found->second.json;
+  if (found == entries_.end() && entries_.size() >= capacity_) entries_.clear();
+  Entry& entry = entries_[key];
+  entry.ancestor = ancestor;
+  entry.json = write(ancestor);
+  return entry.json;
+}
+
+std::string AncestryJson::of(const v1::Process& process) {
+  std::string out = "[";
+  for (const v1::Ancestor& ancestor : process.ancestry()) {
+    if (out.size() > 1) out += ',';
+    out += ancestor_json(ancestor);
+  }
+  out += ']';
+  return out;
+}
+
+}  // namespace vajra::bridge
