@@ -18,7 +18,8 @@ fi
 bash "$root/scripts/install-deps.sh"
 bash "$root/bench/install-deps.sh"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target vajrad vbench-load vbench-consumer vbench-record vbench-replay
+cmake --build "$build" -j"$(nproc)" --target vajrad vbench-load vbench-consumer vbench-record vbench-replay \
+  vajra.ext vajra_bridge_pygen
 
 extra=()
 [ $# -eq 0 ] && extra+=(--update-readme)

@@ -20,7 +20,7 @@ from .measure import run_rounds
 from .profiles import profile
 from .ramps import RATES, ramp
 from .report import write_json, write_reports
-from .summary import MIN_EVENTS, TARGETS, cache_peak, evaluate_targets, summarize
+from .summary import MIN_EVENTS, TARGETS, bridge_peak_mb, cache_peak, evaluate_targets, summarize
 from .workloads import Dnsmasq, Workloads
 
 
@@ -53,6 +53,8 @@ def parse_args():
                    help="share of the machine other processes may use during a run before it is measured again")
     p.add_argument("--retries", type=int, default=3)
     p.add_argument("--clean-timeout", type=float, default=300, help="how long to wait for other sensors to go")
+    p.add_argument("--no-bridge", dest="bridge", action="store_false",
+                   help="run Vajra without the osquery bridge (vajra.ext under a fake osquery core)")
     p.add_argument("--no-ramp", action="store_true")
     p.add_argument("--ramp-ops", default="exec,thread", help="generators for the throughput ramp")
     p.add_argument("--ramp-seconds", type=float, default=4)
@@ -123,6 +125,7 @@ def measure_everything(args, machine, work, workloads, res):
                            for pr in probes]
     summary, rss_mb = summarize(samples, workloads, teardowns)
     res["summary"], res["rss_mb"] = summary, rss_mb
+    res["bridge_rss_mb"] = bridge_peak_mb(teardowns)
     ramps = []
     if not args.no_ramp:
         for op in args.ramp_ops:

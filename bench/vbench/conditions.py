@@ -1,5 +1,5 @@
-"""The conditions a workload runs under: no sensor, Vajra (vajrad with its generated config and a
-vbench-consumer reading the stream) and auditd (osquery's rules), each with setup, the start and
+"""The conditions a workload runs under: no sensor, Vajra (vajrad with its generated config, a
+vbench-consumer reading the stream and the osquery bridge holding the tables) and auditd (osquery's rules), each with setup, the start and
 drain of a measurement window, and a full teardown; and the audit baseline between conditions."""
 
 import json
@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 
+from .bridge import Bridge
 from .common import ROOT, log, run
 from .procfs import find_pids_by_comm, proc_runtime_ns, proc_status_kb
 
@@ -98,12 +99,17 @@ class Vajra:
         self.args, self.work, self.threads, self.tag = args, work, threads, tag
         self.socket = f"{work}/{tag}.sock"
         self.config = f"{work}/{tag}.yaml"
-        self.proc = self.consumer = None
+        self.proc = self.consumer = self.bridge = None
         self.status = None
         self.env = None  # environment for vajrad (None: the harness's)
 
+    # The documented unprivileged bridge: it drops to nobody once registered, so vajrad's socket lets
+    # nobody's group and uid in.
+    BRIDGE_SETTINGS = ["socket.group=nogroup", "socket.mode='0660'", "socket.allow_uids=[0, 65534]", "bridge.user=nobody"]
+
     def setup(self):
-        generate_vajra_config(self.config, self.socket, self.args.vajra_set, self.threads,
+        settings = (self.BRIDGE_SETTINGS if self.args.bridge else []) + self.args.vajra_set
+        generate_vajra_config(self.config, self.socket, settings, self.threads,
                               self.args.config_template, self.args.bin("vajrad"), f"{self.work}/watched")
         self.log = open(f"{self.work}/{self.tag}-vajrad.log", "a")
         self.proc = subprocess.Popen([self.args.bin("vajrad"), "--config", self.config], stdout=self.log,
@@ -123,6 +129,9 @@ class Vajra:
         ready = self.ask(None)
         if not ready.get("ok"):
             raise RuntimeError("the consumer could not subscribe")
+        if self.args.bridge:
+            self.bridge = Bridge(self.args.build, self.work, self.tag, self.config)
+            self.bridge.start()
         self.status = self.ask("status").get("status", {})
 
     def ask(self, command):
@@ -140,14 +149,28 @@ class Vajra:
     def helper_pids(self):
         return [self.consumer.pid]
 
+    def bridge_pids(self):
+        return [self.bridge.pid()] if self.bridge else []
+
     def before(self):
+        if self.bridge:
+            self.bridge_start = Bridge.counters(self.bridge.status())
         self.ask("begin")
 
     def drain(self, workload):
-        return self.ask(f"end {self.args.drain_timeout}")
+        drained = self.ask(f"end {self.args.drain_timeout}")
+        if self.bridge:
+            st, lag = self.bridge.drain(self.args.drain_timeout)
+            end = Bridge.counters(st)
+            drained["bridge"] = {"delta": {k: end[k] - self.bridge_start.get(k, 0) for k in end},
+                                 "catch_up_s": lag, "rows": {f: int(st.get(f"{f}_rows") or 0)
+                                                             for f in ("process", "file", "socket", "dns")}}
+        return drained
 
     def teardown(self):
         out = {"vm_hwm_kb": proc_status_kb(self.proc.pid, "VmHWM"), "vm_rss_kb": proc_status_kb(self.proc.pid, "VmRSS")}
+        if self.bridge:
+            out.update(self.bridge.stop())
         try:
             st = self.ask("status").get("status", {})
             out["process_cache"] = st.get("process_cache")

@@ -1,5 +1,5 @@
-"""One measurement (a workload under a condition: wall time, whole-machine CPU, the sensor's and its
-consumer's CPU, what the sensor delivered, with retries when other processes took the machine) and
+"""One measurement (a workload under a condition: wall time, whole-machine CPU, the sensor's, its
+consumer's and the osquery bridge's CPU, what the sensor delivered, with retries when other processes took the machine) and
 the interleaved rounds of every condition and workload."""
 
 from .common import log
@@ -9,11 +9,11 @@ from .procfs import CLK_TCK, CpuMeter, find_pids_by_comm, machine_cpu
 
 def measure(machine, cond, workloads, name):
     """One workload under one condition. Machine CPU is the whole machine's busy time while the
-    workload runs, plus the sensor's (and its consumer's) own CPU while it drains what the workload
-    caused: other processes' background during the drain wait is not the sensor's doing.
+    workload runs, plus the sensor's (and its consumer's and bridge's) own CPU while it drains what the
+    workload caused: other processes' background during the drain wait is not the sensor's doing.
 
     The machine is shared (builds, other people's tests): when CPU that is neither the workload's,
-    the sensor's, its consumer's nor the DNS server's exceeds --foreign-limit of the machine during the
+    the sensor's, its consumer's, the bridge's nor the DNS server's exceeds --foreign-limit of the machine during the
     run, the sample is discarded and measured again (up to --retries times)."""
     discarded = []
     for attempt in range(1 + machine.args.retries):
@@ -21,17 +21,18 @@ def measure(machine, cond, workloads, name):
         cond.before()
         meter = CpuMeter(cond.sensor_pids())
         helpers = CpuMeter(getattr(cond, "helper_pids", lambda: [])())
+        bridge = CpuMeter(getattr(cond, "bridge_pids", lambda: [])())
         known = CpuMeter(machine.known_pids)
-        m0, s0, h0, k0 = machine_cpu(), meter.snapshot(), helpers.snapshot(), known.snapshot()
+        m0, s0, h0, b0, k0 = machine_cpu(), meter.snapshot(), helpers.snapshot(), bridge.snapshot(), known.snapshot()
         result = workloads.run(name)
-        m1, s1, h1, k1 = machine_cpu(), meter.snapshot(), helpers.snapshot(), known.snapshot()
+        m1, s1, h1, b1, k1 = machine_cpu(), meter.snapshot(), helpers.snapshot(), bridge.snapshot(), known.snapshot()
         drained = cond.drain(name)
-        s2, h2 = meter.snapshot(), helpers.snapshot()
-        drain_cpu_us = CpuMeter.delta_us(s1, s2)["us"] + CpuMeter.delta_us(h1, h2)["us"]
+        s2, h2, b2 = meter.snapshot(), helpers.snapshot(), bridge.snapshot()
+        drain_cpu_us = sum(CpuMeter.delta_us(a, b)["us"] for a, b in ((s1, s2), (h1, h2), (b1, b2)))
         busy_s = (m1[0] - m0[0]) / CLK_TCK
         capacity_s = (m1[1] - m0[1]) / CLK_TCK
-        ours_s = (result["cpu_s"] + (CpuMeter.delta_us(s0, s1)["ticks_us"] + CpuMeter.delta_us(h0, h1)["ticks_us"]
-                                     + CpuMeter.delta_us(k0, k1)["ticks_us"]) / 1e6)
+        ours_s = result["cpu_s"] + sum(CpuMeter.delta_us(a, b)["ticks_us"]
+                                       for a, b in ((s0, s1), (h0, h1), (b0, b1), (k0, k1))) / 1e6
         foreign = max(0.0, busy_s - ours_s) / capacity_s if capacity_s > 0 else 0.0
         sample = {
             "workload": name, "condition": cond.name, "attempt": attempt + 1,
@@ -41,6 +42,7 @@ def measure(machine, cond, workloads, name):
             "machine_cpu_run_s": busy_s, "drain_sensor_cpu_s": drain_cpu_us / 1e6,
             "window_cpu_s": capacity_s, "foreign_share": foreign,
             "sensor_cpu": CpuMeter.delta_us(s0, s2), "helper_cpu": CpuMeter.delta_us(h0, h2),
+            "bridge_cpu": CpuMeter.delta_us(b0, b2),
             "background_busy": background, "sensor": drained,
         }
         if foreign <= machine.args.foreign_limit:

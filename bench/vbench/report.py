@@ -111,6 +111,7 @@ def write_markdown(path, res):
                  + (f"; the process cache held up to {res['process_cache_peak']:,} entries"
                     if res.get("process_cache_peak") else "") + ".")
     L.append("A – in a CPU/event column: fewer than 100 events in the window (no probe for that workload).")
+    bridge_section(L, res)
     L.append("")
     L.append("## Targets")
     L.append("")
@@ -159,12 +160,15 @@ def write_markdown(path, res):
             L.append("")
             L.append(f"Steps of the {r['op']} ramp:")
             L.append("")
-            L.append("| target ops/s | achieved ops/s | events/s | lost | backlog after step | vajrad CPU | machine busy | p50 / p99 latency |")
-            L.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+            L.append("| target ops/s | achieved ops/s | events/s | lost (of them the bridge's) | backlog after step | "
+                     "vajrad CPU | bridge CPU | machine busy | p50 / p99 latency |")
+            L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
             for st in r["steps"]:
                 lm = st.get("latency_ms") or {}
                 L.append(f"| {st['target_ops_per_s']:,} | {st['achieved_ops_per_s']:,.0f} | {st['events_per_s']:,.0f} | "
-                         f"{st['lost']} | {st['drain_s']:.2f} s | {st['sensor_cpu_util'] * 100:.0f} % of a core | "
+                         f"{st['lost']} ({st.get('bridge_drops', 0)}) | {st['drain_s']:.2f} s | "
+                         f"{st['sensor_cpu_util'] * 100:.0f} % of a core | "
+                         f"{fmt(st.get('bridge_cpu_util') and st['bridge_cpu_util'] * 100, '{:.0f} % of a core')} | "
                          f"{st['machine_cpu_util'] * 100:.0f} % | {fmt(lm.get('p50'), '{:.0f}')} / {fmt(lm.get('p99'), '{:.0f}')} ms |")
     cg = res.get("callgrind")
     if cg:
@@ -242,6 +246,29 @@ def write_markdown(path, res):
     with open(path, "w") as f:
         f.write("\n".join(L) + "\n")
     return "\n".join(L)
+
+
+def bridge_section(L, res):
+    """The osquery bridge, the second subscriber of the Vajra condition: what it received and lost,
+    what its retention evicted, and its own CPU."""
+    rows = {w: row["vajra"]["bridge"] for w, row in res["summary"].items() if (row.get("vajra") or {}).get("bridge")}
+    if not rows:
+        return
+    L.append("")
+    L.append("## osquery bridge (vajra.ext under the fake osquery core)")
+    L.append("")
+    L.append("| workload | events received | lost (read too slowly) | rows evicted (max_rows) | bridge CPU/event | "
+             "caught up after the workload |")
+    L.append("|---|---:|---:|---:|---:|---:|")
+    for w, b in rows.items():
+        L.append(f"| {w} | {fmt(b['received'], '{:,.0f}')} | {b['lost_subscriber']:,} | {b['evicted_max_rows']:,} | "
+                 f"{fmt(b['cpu_us_per_event'], '{:.1f} µs')} | {fmt(b['catch_up_s'], '{:.2f} s')} |")
+    L.append("")
+    L.append("Medians over rounds, except lost and evicted (sums). The bridge runs as osqueryd runs it, as nobody, "
+             "with the shipped retention (`bridge.max_rows` 50,000 per table): a storm of more events than that "
+             "evicts the oldest rows, as osquery's own event tables do. Its CPU is not in Vajra's CPU/event "
+             "above (vajrad only); the wall and machine-CPU columns include it."
+             + (f" Bridge peak RSS (VmHWM): {res['bridge_rss_mb']:.1f} MiB." if res.get("bridge_rss_mb") else ""))
 
 
 def plot(path, res):

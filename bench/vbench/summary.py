@@ -15,8 +15,9 @@ TARGETS = {
     "net_wall_pct": 5.0,
     "sustained_events_per_s": 50000.0,
     "latency_p99_ms": 20.0,
-    "rss_mb": 100.0,
+    "rss_mb": 100.0,  # MB as the issue writes it (10^6 bytes); RSS is measured in MiB
 }
+MIB = 1 << 20
 
 
 def med(values):
@@ -83,6 +84,7 @@ def summarize(samples, workloads, teardowns):
                                            if x["sensor"].get("latency_ms", {}).get("samples")]),
                     "latency_p99_max_ms": max([x["sensor"].get("latency_ms", {}).get("p99") or 0 for x, _ in pairs]),
                     "consumer_cpu_ms": med([x["helper_cpu"]["us"] / 1e3 for x, _ in pairs]),
+                    "bridge": bridge_cell(pairs),
                     "kinds_delivered": sorted({k for x, _ in pairs for k in x["sensor"].get("delivered", {})}),
                 })
             else:
@@ -103,6 +105,28 @@ def summarize(samples, workloads, teardowns):
         summary[w] = row
     hwm = [t.get("vm_hwm_kb") for t in teardowns if t.get("condition") == "vajra" and t.get("vm_hwm_kb")]
     return summary, (max(hwm) / 1024 if hwm else None)
+
+
+def bridge_peak_mb(teardowns):
+    hwm = [t["bridge_vm_hwm_kb"] for t in teardowns if t.get("bridge_vm_hwm_kb")]
+    return max(hwm) / 1024 if hwm else None
+
+
+def bridge_cell(pairs):
+    """The osquery bridge's share of a Vajra cell: what it received, lost and evicted, and its CPU."""
+    runs = [(x, x["sensor"]["bridge"]) for x, _ in pairs if x["sensor"].get("bridge")]
+    if not runs:
+        return None
+    received = [b["delta"].get("events_received", 0) for _, b in runs]
+    per_event = [x.get("bridge_cpu", {}).get("us", 0) / r for (x, _), r in zip(runs, received) if r >= MIN_EVENTS]
+    return {
+        "received": med(received),
+        "lost_subscriber": sum(b["delta"].get("lost_subscriber", 0) for _, b in runs),
+        "evicted_max_rows": sum(v for _, b in runs for k, v in b["delta"].items() if k.endswith("_evicted_max_rows")),
+        "cpu_ms": med([x.get("bridge_cpu", {}).get("us", 0) / 1e3 for x, _ in runs]),
+        "cpu_us_per_event": med(per_event),
+        "catch_up_s": med([b["catch_up_s"] for _, b in runs]),
+    }
 
 
 def cache_peak(teardowns, ramps):
@@ -143,5 +167,6 @@ def evaluate_targets(summary, rss_mb, ramps):
     if p99:
         worst = max(p99, key=p99.get)
         add(f"latency p99, worst workload ({worst})", "≤ 20 ms", p99[worst], lambda v: v <= 20.0, "ms")
-    add("vajrad peak RSS (VmHWM)", "≤ 100 MB", rss_mb, lambda v: v <= 100.0, "MiB")
+    rss_goal_mib = TARGETS["rss_mb"] * 1e6 / MIB
+    add("vajrad peak RSS (VmHWM)", f"≤ 100 MB ({rss_goal_mib:.1f} MiB)", rss_mb, lambda v: v <= rss_goal_mib, "MiB")
     return checks
