@@ -16,8 +16,7 @@ from .procfs import find_pids_by_comm, machine_cpu
 FOREIGN_SENSORS = ("vajrad", "auditd", "falco", "tetragon", "tracee", "sysmon", "auditbeat", "osqueryd",
                    "vbench-record")
 # What vajrad and the benchmark's own programs are built from.
-MEASURED_SOURCES = ("CMakeLists.txt", "proto", "bpf", "common", "daemon", "bench/consumer", "bench/load",
-                    "bench/hotpath", "bench/CMakeLists.txt")
+VAJRAD_SOURCES = ("proto", "bpf", "common", "daemon")
 TRACING_PROG_TYPES = ("tracepoint", "tracing", "raw_tracepoint", "raw_tracepoint_writable", "kprobe",
                       "perf_event", "lsm")
 
@@ -62,19 +61,36 @@ def machine_info():
     return info
 
 
-def build_info(args):
-    """When the binaries measured were built, and whether the source moved on since (then the
-    commit in machine_info is not what was measured). Only commits to what the measured binaries are
-    built from count: a later change of docs or tests measures the same code."""
-    vajrad = args.bin("vajrad")
-    built = os.path.getmtime(vajrad)
-    head_time = run(["git", "-C", ROOT, "log", "-1", "--format=%ct", "--", *MEASURED_SOURCES],
-                    check=False).stdout.strip()
-    newer = bool(head_time) and int(head_time) > built
-    if newer:
-        log("WARNING the last commit to the measured sources is newer than the vajrad binary: rebuild (bench/run.sh does) to measure it")
-    return {"vajrad": vajrad, "built": datetime.datetime.fromtimestamp(built).strftime("%Y-%m-%d %H:%M"),
-            "source_newer_than_binary": newer}
+def build_info(args, until=None):
+    """When the binaries measured were built, and whether a source file one of them is built from
+    changed since (then the commit in machine_info is not what was measured). Compares file times, as
+    make does: a commit made after the build, of what was built, is not a change; docs, tests and build
+    rules are not sources. `until` (a time) ignores changes made after it, to judge an earlier run."""
+    sources = {
+        args.bin("vajrad"): VAJRAD_SOURCES,
+        os.path.join(args.build, "bridge", "vajra.ext"): ("proto", "common", "daemon", "bridge"),
+        args.bin("vbench-consumer"): ("proto", "bench/consumer"),
+        args.bin("vbench-load"): ("bench/load",),
+        args.bin("vbench-replay"): VAJRAD_SOURCES + ("bench/hotpath",),
+    }
+    changed, built = set(), {}
+    for binary, dirs in sources.items():
+        if not os.path.exists(binary):
+            continue
+        built[binary] = os.path.getmtime(binary)
+        for f in run(["git", "-C", ROOT, "ls-files", "--", *dirs], check=False).stdout.split():
+            path = os.path.join(ROOT, f)
+            if os.path.basename(f) == "CMakeLists.txt":
+                continue  # build rules: the build that bench/run.sh starts with applies them
+            if os.path.exists(path) and built[binary] < os.path.getmtime(path) <= (until or float("inf")):
+                changed.add(f)
+    changed = sorted(changed)
+    if changed:
+        log(f"WARNING {len(changed)} source files changed after the binaries measured were built "
+            f"(e.g. {changed[0]}): rebuild (bench/run.sh does) to measure them")
+    return {"vajrad": args.bin("vajrad"),
+            "built": datetime.datetime.fromtimestamp(built[args.bin("vajrad")]).strftime("%Y-%m-%d %H:%M"),
+            "source_newer_than_binary": bool(changed), "changed_sources": changed[:10]}
 
 
 class Machine:

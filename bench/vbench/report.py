@@ -46,8 +46,9 @@ def write_markdown(path, res):
              f"interleaved (order rotated each round); medians of per-round ratios against no sensor. "
              f"Vajra families loaded: {', '.join(res['vajra_families']) or 'unknown'}.")
     if (res.get("build") or {}).get("source_newer_than_binary"):
-        res.setdefault("warnings", []).append("the last commit to its sources is newer than the vajrad measured "
-                                              f"(built {res['build']['built']})")
+        res.setdefault("warnings", []).append("source files changed after the binaries measured were built "
+                                              f"({res['build']['built']}): "
+                                              + ", ".join(res["build"].get("changed_sources") or []))
     if res.get("warnings"):
         L.append("")
         for w in res["warnings"]:
