@@ -14,6 +14,7 @@
 //   quit
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -229,9 +230,13 @@ class Consumer {
       kernel_drops[name] = counters->kernel_drops() - old.kernel_drops();
       decode_errors[name] = counters->decode_errors() - old.decode_errors();
     }
+    // This process's subscriptions only (by peer pid and id): vajrad has others, such as the bridge's.
+    std::map<uint64_t, uint64_t> dropped_at_begin;
+    for (const auto& s : begin_status_.subscribers())
+      if (s.peer_pid() == static_cast<uint32_t>(getpid())) dropped_at_begin[s.id()] = s.dropped();
     uint64_t own_dropped = 0;
-    for (const auto& s : now.subscribers()) own_dropped += s.dropped();
-    for (const auto& s : begin_status_.subscribers()) own_dropped -= std::min(own_dropped, s.dropped());
+    for (const auto& s : now.subscribers())
+      if (s.peer_pid() == static_cast<uint32_t>(getpid())) own_dropped += s.dropped() - dropped_at_begin[s.id()];
 
     std::ostringstream out;
     out << "{\"ok\":true,\"drained\":" << (drained ? "true" : "false") << ",\"drain_ms\":" << drain_ms

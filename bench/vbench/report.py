@@ -322,6 +322,20 @@ def plot(path, res):
     plt.close(fig)
 
 
+def bridge_note(res):
+    """One paragraph on the osquery bridge for the README (its table is in results.md)."""
+    rows = {w: row["vajra"]["bridge"] for w, row in res["summary"].items() if (row.get("vajra") or {}).get("bridge")}
+    per_event = [b["cpu_us_per_event"] for b in rows.values() if b.get("cpu_us_per_event") is not None]
+    if not per_event:
+        return ""
+    lost = sum(b["lost_subscriber"] for b in rows.values())
+    return (f"The Vajra condition includes the osquery bridge holding the tables (vajra.ext under a fake osquery "
+            f"core): its own CPU was {min(per_event):.1f}–{max(per_event):.1f} µs per event received"
+            + (f", peak RSS {res['bridge_rss_mb']:.1f} MiB" if res.get("bridge_rss_mb") else "")
+            + (f"; in the storms vajrad dropped {lost:,} events for it because it read too slowly (counted in "
+               f"its `vajra_status`)" if lost else "") + ". Details in results.md.\n\n")
+
+
 def update_readme(res, out_dir, md_text):
     """Rewrites only the benchmark section at the end of README.md (between its markers): machine and
     date, the overhead and targets tables, the plot."""
@@ -343,7 +357,8 @@ def update_readme(res, out_dir, md_text):
              f"Reproduce with `sudo bench/run.sh`; method and how to read it in "
              f"[docs/benchmarks.md](docs/benchmarks.md); everything else (throughput ramp, callgrind, "
              f"profiles, warnings) in [{rel}/results.md]({rel}/results.md).\n\n"
-             f"{table('Overhead')}\n\n{table('Targets')}\n\n![overhead]({rel}/overhead.png)\n<!-- bench:end -->")
+             f"{table('Overhead')}\n\n{bridge_note(res)}{table('Targets')}\n\n![overhead]({rel}/overhead.png)\n"
+             f"<!-- bench:end -->")
     if "<!-- bench:begin" in text:
         text = re.sub(r"<!-- bench:begin.*?<!-- bench:end -->", lambda _: block, text, flags=re.S)
     else:
