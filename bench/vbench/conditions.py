@@ -1,6 +1,7 @@
 """The conditions a workload runs under: no sensor, Vajra (vajrad with its generated config, a
-vbench-consumer reading the stream and the osquery bridge holding the tables) and auditd (osquery's rules), each with setup, the start and
-drain of a measurement window, and a full teardown; and the audit baseline between conditions."""
+vbench-consumer reading the stream and the osquery bridge holding the tables) and auditd (osquery's
+rules), each with setup, the start and drain of a measurement window, and a full teardown; and the
+audit baseline between conditions."""
 
 import json
 import os
@@ -131,7 +132,11 @@ class Vajra:
             raise RuntimeError("the consumer could not subscribe")
         if self.args.bridge:
             self.bridge = Bridge(self.args.build, self.work, self.tag, self.config)
-            self.bridge.start()
+            try:
+                self.bridge.start()
+            except Exception:
+                self.teardown()  # vajrad and the consumer are up: leave nothing running
+                raise
         self.status = self.ask("status").get("status", {})
 
     def ask(self, command):

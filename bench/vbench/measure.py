@@ -1,6 +1,6 @@
 """One measurement (a workload under a condition: wall time, whole-machine CPU, the sensor's, its
-consumer's and the osquery bridge's CPU, what the sensor delivered, with retries when other processes took the machine) and
-the interleaved rounds of every condition and workload."""
+consumer's and the osquery bridge's CPU, what the sensor delivered, with retries when other processes
+took the machine) and the interleaved rounds of every condition and workload."""
 
 from .common import log
 from .conditions import Auditd, NoSensor, Vajra
@@ -13,8 +13,8 @@ def measure(machine, cond, workloads, name):
     workload caused: other processes' background during the drain wait is not the sensor's doing.
 
     The machine is shared (builds, other people's tests): when CPU that is neither the workload's,
-    the sensor's, its consumer's, the bridge's nor the DNS server's exceeds --foreign-limit of the machine during the
-    run, the sample is discarded and measured again (up to --retries times)."""
+    the sensor's, its consumer's, the bridge's nor the DNS server's exceeds --foreign-limit of the
+    machine during the run, the sample is discarded and measured again (up to --retries times)."""
     discarded = []
     for attempt in range(1 + machine.args.retries):
         background = machine.wait_quiet()
