@@ -35,10 +35,16 @@ const std::string& AncestryJson::ancestor_json(const v1::Ancestor& ancestor) {
   const uint64_t key = ancestor.start_time_ns() * 0x9e3779b97f4a7c15ull ^ ancestor.pid();
   auto found = entries_.find(key);
   if (found != entries_.end() && same(found->second.ancestor, ancestor)) return found->second.json;
-  if (found == entries_.end() && entries_.size() >= capacity_) entries_.clear();
+  std::string json = write(ancestor);
+  if (found != entries_.end()) bytes_ -= found->second.json.size();  // replaced below
+  if ((found == entries_.end() && entries_.size() >= max_entries_) || bytes_ + json.size() > max_bytes_) {
+    entries_.clear();
+    bytes_ = 0;
+  }
   Entry& entry = entries_[key];
   entry.ancestor = ancestor;
-  entry.json = write(ancestor);
+  entry.json = std::move(json);
+  bytes_ += entry.json.size();
   return entry.json;
 }
 

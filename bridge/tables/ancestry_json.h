@@ -15,7 +15,10 @@ namespace vajra::bridge {
 // hit is checked field by field, since a process that execs keeps its pid and start time.
 class AncestryJson {
  public:
-  explicit AncestryJson(size_t capacity = 4096) : capacity_(capacity) {}
+  // Bounded by entries and by the bytes of their text (an ancestor's argv can be 64 KiB; the copy kept
+  // to check a hit is no larger than its text): about 2 x max_bytes of memory at most.
+  explicit AncestryJson(size_t max_entries = 4096, size_t max_bytes = 4u << 20)
+      : max_entries_(max_entries), max_bytes_(max_bytes) {}
 
   // Nearest ancestor first. A field the daemon did not know is left out, never filled with a guess.
   std::string of(const v1::Process& process);
@@ -27,7 +30,10 @@ class AncestryJson {
   };
   const std::string& ancestor_json(const v1::Ancestor& ancestor);
 
-  size_t capacity_;  // entries kept; all are dropped when it is reached (a cheap bound, rarely hit)
+  // All entries are dropped when either bound would be passed: a cheap bound, rarely reached.
+  size_t max_entries_;
+  size_t max_bytes_;
+  size_t bytes_ = 0;  // text held
   std::unordered_map<uint64_t, Entry> entries_;
 };
 

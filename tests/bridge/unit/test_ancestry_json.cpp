@@ -64,3 +64,16 @@ TEST_CASE("ancestry JSON: a remembered ancestor is written anew when it changed"
   // Past the capacity of 2 the memory is dropped, and the text is still right.
   CHECK(ancestry.of(first) == first_text);
 }
+
+TEST_CASE("ancestry JSON: text larger than the byte bound is still written whole", "[bridge][ancestry]") {
+  AncestryJson ancestry(4096, 1024);
+  v1::Process process;
+  add(process, 7, "/bin/sh", {"sh", std::string(4000, 'x')}, 70);
+  add(process, 1, "/sbin/init", {"init"}, 10);
+  for (int round = 0; round < 3; ++round) {
+    const auto parsed = nlohmann::json::parse(ancestry.of(process));
+    REQUIRE(parsed.size() == 2);
+    CHECK(parsed[0]["argv"][1].get<std::string>().size() == 4000);
+    CHECK(parsed[1]["path"] == "/sbin/init");
+  }
+}
