@@ -6,6 +6,7 @@
  *   events   the family's ring buffer; the loader sizes it from config
  *   drops    per-CPU loss counters indexed by enum vj_record_kind
  *   scratch  one record-sized slot per CPU; the loader sets max_entries to the possible-CPU count
+ *   wake_ctl whether the consumer sleeps idle (see below); the loader maps it
  */
 #ifndef VAJRA_EMIT_BPF_H
 #define VAJRA_EMIT_BPF_H
@@ -14,17 +15,27 @@
 #error "define VJ_SCRATCH_SIZE (the family's largest record) before including emit.bpf.h"
 #endif
 
-/* Wake the consumer each time the pending data crosses a multiple of an eighth of the ring. Below the
- * first, records are submitted without a wake-up and user space collects them when its poll times out.
- * Past it, waking on every record would cost each record a self-IPI (irq_work), a VM exit on virtual
- * hardware, while the consumer is awake and draining anyway: it reads until the ring is empty, so one
- * wake-up per eighth is enough, and a crossing missed by two CPUs racing is caught at the next one. */
+/* When the consumer wakes (daemon/pipeline.cpp). It sleeps in one of two ways:
+ * - holding off after a drain that found records, so that records gather: it is woken only each time
+ *   the pending data crosses a multiple of an eighth of the ring, so that a burst is drained early;
+ * - idle, after a drain that found none: it sets wake_ctl[0], and the first record that finds it
+ *   caught up (the kernel's default notification) wakes it at once.
+ * Waking on every record instead would cost each a self-IPI (irq_work), a VM exit on virtual hardware. */
 #define VJ_WAKEUP_DIVISOR 8
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
+
+/* [0]: nonzero while the consumer sleeps idle. Mapped into user space, which sets it without a syscall. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u32);
+} wake_ctl SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -74,10 +85,13 @@ static __always_inline __u64 vj_wakeup_flag(__u64 adding, __u64 own)
 	__u64 after = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + adding;
 	__u64 step = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / VJ_WAKEUP_DIVISOR;
 	__u64 before = after > adding + own ? after - adding - own : 0;
+	__u32 zero = 0;
+	__u32 *idle = bpf_map_lookup_elem(&wake_ctl, &zero);
 
-	if (step == 0 || after < step)
-		return BPF_RB_NO_WAKEUP;
-	return before / step != after / step ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (step && before / step != after / step)
+		return BPF_RB_FORCE_WAKEUP;
+	/* 0: the kernel wakes the consumer if this record is the first it has not read. */
+	return idle && *idle ? 0 : BPF_RB_NO_WAKEUP;
 }
 
 /* Copies the first `size` bytes of a record built in the scratch slot into the ring. */

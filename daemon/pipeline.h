@@ -62,6 +62,8 @@ class Pipeline {
   };
 
   void decode_loop();
+  // Sleeps until the kernel signals records (ProbeSet::wait), stop(), or `until`.
+  void wait_for_records(std::chrono::steady_clock::time_point until);
   // Passes the records staged by on_record on: published right here when publish_here() can, else moved
   // into the queue (or counted dropped when it is full).
   void hand_over();

@@ -7,6 +7,9 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -396,9 +399,14 @@ struct LoadedFamily {
   std::unique_ptr<OpenedSkeleton> skeleton;
   std::vector<bpf_link*> links;
   int drops_fd = -1;
+  int events_fd = -1;
+  // wake_ctl[0] (emit.bpf.h), mapped: nonzero asks the kernel to signal the next record.
+  uint32_t* idle_flag = nullptr;
+  size_t idle_flag_bytes = 0;
 
   ~LoadedFamily() {
     for (bpf_link* link : links) bpf_link__destroy(link);
+    if (idle_flag) munmap(idle_flag, idle_flag_bytes);
   }
 };
 
@@ -471,6 +479,8 @@ std::string attach_points(bpf_object* object, const ProbeSpec& probe) {
 struct ProbeSet::Impl {
   explicit Impl(const Config& config_in) : config(config_in) {}
   ~Impl() {
+    if (waiter >= 0) close(waiter);
+    if (wake_fd >= 0) close(wake_fd);
     ring_buffer__free(rings);  // before the maps it reads go away with the families
     detach_all();
     loaded.clear();
@@ -498,6 +508,7 @@ struct ProbeSet::Impl {
   void attach_family(const FamilySpec& family, std::unique_ptr<OpenedSkeleton> skeleton,
                      const std::vector<size_t>& probes, std::vector<v1::ProbeStatus*>& probe_status);
   bool add_ring(LoadedFamily& family);
+  bool make_waiter();
 
   static int on_record(void* context, void* data, size_t size);
 
@@ -507,6 +518,9 @@ struct ProbeSet::Impl {
   std::vector<v1::ProbeStatus> status;
   std::vector<std::unique_ptr<LoadedFamily>> loaded;
   ring_buffer* rings = nullptr;
+  // wait() sleeps on this epoll set: every family's ring, and wake_fd for interrupt().
+  int waiter = -1;
+  int wake_fd = -1;
 };
 
 int ProbeSet::Impl::on_record(void* context, void* data, size_t size) {
@@ -663,10 +677,19 @@ bool ProbeSet::Impl::add_ring(LoadedFamily& family) {
   bpf_object* object = family.skeleton->object();
   const int events_fd = bpf_map__fd(bpf_object__find_map_by_name(object, "events"));
   family.drops_fd = bpf_map__fd(bpf_object__find_map_by_name(object, "drops"));
-  if (events_fd < 0 || family.drops_fd < 0) {
-    spdlog::error("probes: family {} has no loaded 'events' or 'drops' map", family.name);
+  const int wake_ctl_fd = bpf_map__fd(bpf_object__find_map_by_name(object, "wake_ctl"));
+  if (events_fd < 0 || family.drops_fd < 0 || wake_ctl_fd < 0) {
+    spdlog::error("probes: family {} has no loaded 'events', 'drops' or 'wake_ctl' map", family.name);
     return false;
   }
+  family.events_fd = events_fd;
+  family.idle_flag_bytes = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* mapped = mmap(nullptr, family.idle_flag_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, wake_ctl_fd, 0);
+  if (mapped == MAP_FAILED) {
+    spdlog::error("probes: family {}: mapping 'wake_ctl': {}", family.name, std::strerror(errno));
+    return false;
+  }
+  family.idle_flag = static_cast<uint32_t*>(mapped);
   LibbpfCapture capture;
   if (!rings) {
     rings = ring_buffer__new(events_fd, &Impl::on_record, this, nullptr);
@@ -683,6 +706,29 @@ bool ProbeSet::Impl::add_ring(LoadedFamily& family) {
     spdlog::error("probes: family {}: {}", family.name,
                   summarize_failure("adding its ring buffer to the poller", err, capture.text()));
     return false;
+  }
+  return true;
+}
+
+bool ProbeSet::Impl::make_waiter() {
+  waiter = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (waiter < 0 || wake_fd < 0) {
+    spdlog::error("probes: creating the ring waiter: {}", std::strerror(errno));
+    return false;
+  }
+  // Edge-triggered on the rings: wait() returns when the kernel signals (emit.bpf.h), not whenever
+  // records are pending, so that a hold-off can sleep with records in the rings.
+  std::vector<std::pair<int, uint32_t>> fds{{wake_fd, EPOLLIN}};
+  for (const auto& family : loaded) fds.emplace_back(family->events_fd, EPOLLIN | EPOLLET);
+  for (const auto& [fd, events] : fds) {
+    epoll_event event{};
+    event.events = events;
+    event.data.fd = fd;
+    if (epoll_ctl(waiter, EPOLL_CTL_ADD, fd, &event) != 0) {
+      spdlog::error("probes: adding fd {} to the ring waiter: {}", fd, std::strerror(errno));
+      return false;
+    }
   }
   return true;
 }
@@ -712,20 +758,34 @@ bool ProbeSet::start(RecordHandler handler) {
     spdlog::info("kernel feature {}: {} ({})", f.name(), f.available() ? "yes" : "no", f.detail());
 
   for (const FamilySpec& family : families()) impl_->load_family(family);
+  if (impl_->rings && !impl_->make_waiter()) return false;
   return !impl_->loaded.empty();
 }
 
-int ProbeSet::poll(int timeout_ms) {
+int ProbeSet::consume() {
   if (!impl_->rings) return -ENODEV;
-  int woken = ring_buffer__poll(impl_->rings, timeout_ms);
-  if (woken == -EINTR) woken = 0;
-  if (woken < 0) return woken;
-  // Producers submit below the wake-up watermark without waking us (emit.bpf.h), and a wake-up from
-  // one family's ring says nothing of the others', so every ring is drained after every wait: no
-  // record waits longer than one poll period.
-  const int drained = ring_buffer__consume(impl_->rings);
-  if (drained < 0) return drained;
-  return woken + drained;
+  return ring_buffer__consume(impl_->rings);
+}
+
+void ProbeSet::signal_next_record(bool on) {
+  // Sequentially consistent: the store must be seen before the caller's next look at the rings, or a
+  // record submitted in between could go unsignalled (emit.bpf.h reads the flag before submitting).
+  for (const auto& family : impl_->loaded) __atomic_store_n(family->idle_flag, on ? 1u : 0u, __ATOMIC_SEQ_CST);
+}
+
+int ProbeSet::wait(int timeout_ms) {
+  if (impl_->waiter < 0) return -ENODEV;
+  epoll_event events[8];
+  const int ready = epoll_wait(impl_->waiter, events, 8, timeout_ms);
+  if (ready < 0) return errno == EINTR ? 0 : -errno;
+  return ready > 0 ? 1 : 0;
+}
+
+void ProbeSet::interrupt() {
+  if (impl_->wake_fd < 0) return;
+  const uint64_t one = 1;
+  // Never read back: once interrupted, every wait returns at once, which is what stopping wants.
+  if (write(impl_->wake_fd, &one, sizeof(one)) < 0) spdlog::debug("probes: waking the ring waiter: {}", std::strerror(errno));
 }
 
 std::vector<v1::ProbeStatus> ProbeSet::probe_status() const { return impl_->status; }

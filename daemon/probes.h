@@ -29,9 +29,18 @@ class ProbeSet {
   // fails: its state says why. Returns false only when nothing at all could be loaded.
   bool start(RecordHandler handler);
 
-  // Waits up to timeout_ms for records and hands them to the handler. Returns records consumed, or
+  // Hands every record now in the rings to the handler, without waiting. Returns records consumed, or
   // a negative errno.
-  int poll(int timeout_ms);
+  int consume();
+  // Asks the kernel to signal the next record (on), or only a ring's pending data crossing an eighth
+  // of the ring (off, the default). See bpf/emit.bpf.h.
+  void signal_next_record(bool on);
+  // Waits up to timeout_ms for a signal from the kernel (see signal_next_record) or interrupt().
+  // Records already pending do not end the wait. Returns 1 when woken, 0 on timeout, or a negative
+  // errno.
+  int wait(int timeout_ms);
+  // Ends the wait() in progress, or the next one: for stopping.
+  void interrupt();
 
   std::vector<v1::ProbeStatus> probe_status() const;
   std::vector<v1::KernelFeature> features() const;

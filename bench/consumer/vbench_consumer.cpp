@@ -170,7 +170,7 @@ class Consumer {
     std::string error;
     bool drained = false;
     uint64_t previous_received = UINT64_MAX;
-    // vajrad polls its rings once per poll period (at most 100 ms) and an exec may wait up to
+    // vajrad drains its rings at most 10 ms after a record arrives, and an exec may wait up to
     // hash.max_wait_ms for its hash, so "drained" needs the kernel counters to stand still across a
     // few of those periods and every published event to be here.
     int still = 0;

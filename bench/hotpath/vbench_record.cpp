@@ -85,8 +85,10 @@ int main(int argc, char** argv) {
   if (snapshotted < 0) std::fprintf(stderr, "vbench-record: %s (the replay will not seed its cache)\n", error.c_str());
   std::printf("{\"ready\":true}\n");
   std::fflush(stdout);
-  while (!stop) probes.poll(50);
-  probes.poll(0);
+  while (!stop) {
+    if (probes.consume() == 0) probes.wait(50);
+  }
+  probes.consume();
 
   if (!vbench::write_records(out_path, records, error)) {
     std::fprintf(stderr, "vbench-record: %s\n", error.c_str());

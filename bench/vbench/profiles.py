@@ -93,9 +93,10 @@ def profile(args, machine, work, workloads):
                 f.write(stats_before)
         cond.teardown()
 
-    # Latency against the ring size: the kernel wakes vajrad only once 1/8 of the ring is pending, so
-    # on a host below that rate events wait for vajrad's poll period instead. The smallest ring
-    # vajrad accepts (4 exec records of the largest size) still has a 64 KiB watermark.
+    # Latency against the ring size: at a moderate rate vajrad is woken by the first record after a
+    # quiet spell and then holds off 1-10 ms, so latency should not depend on the ring's size; only
+    # the early wake-up at 1/8 of a ring does. The smallest ring vajrad accepts holds 4 exec records
+    # of the largest size.
     lat = []
     for ring in args.latency_rings:
         machine.wait_clean("latency")

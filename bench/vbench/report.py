@@ -232,8 +232,9 @@ def write_markdown(path, res):
                 L.append(f"| {t['percent']:.1f} | {t['dso']} | `{clean_symbol(t['symbol'])[:90]}` |")
         if prof.get("latency_vs_ring"):
             L.append("")
-            L.append("Latency at 200 exec/s against the ring buffer size (the kernel wakes vajrad when 1/8 of "
-                     "the ring is pending; otherwise vajrad's poll period (kPollMs in daemon/pipeline.cpp) collects the records):")
+            L.append("Latency at 200 exec/s against the ring buffer size (a record after a quiet spell wakes vajrad "
+                     "at once; under load vajrad drains after a hold-off of 1 to 10 ms (daemon/pipeline.cpp), or "
+                     "early when 1/8 of the ring is pending):")
             L.append("")
             L.append("| buffers.ring_buffer_bytes | p50 | p99 | lost |")
             L.append("|---:|---:|---:|---:|")
