@@ -43,7 +43,7 @@ v1::EventKind kind_of_record(uint16_t record_kind) {
 // nothing sleeps until the kernel signals the next record.
 constexpr auto kHoldOffFirst = std::chrono::milliseconds(1);
 constexpr auto kHoldOffMax = std::chrono::milliseconds(10);
-// Records decoded in one poll are handed on together (published here, or queued for the publish thread
+// Records decoded in one drain are handed on together (published here, or queued for the publish thread
 // with one lock and one wake-up for all of them); a long drain is handed over in pieces of this many,
 // queued, so that publishing starts meanwhile.
 constexpr size_t kHandOverEvents = 256;
@@ -98,7 +98,7 @@ void Pipeline::decode_loop() {
   while (running_) {
     const auto drain_start = std::chrono::steady_clock::now();
     const int consumed = probes_.consume();
-    if (consumed < 0) spdlog::warn("ring buffer poll failed: {}", strerror(-consumed));
+    if (consumed < 0) spdlog::warn("draining the ring buffers failed: {}", strerror(-consumed));
     hand_over();
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_drop_check) {
@@ -118,7 +118,7 @@ void Pipeline::decode_loop() {
     hold_off = kHoldOffFirst;
     // Idle: have the next record signalled, then look once more for one that came in meanwhile.
     probes_.signal_next_record(true);
-    if (probes_.consume() == 0) wait_for_records(std::min(next_drop_check, next_resample));
+    if (probes_.consume() <= 0) wait_for_records(std::min(next_drop_check, next_resample));
     probes_.signal_next_record(false);
   }
 }

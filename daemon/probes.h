@@ -26,7 +26,8 @@ class ProbeSet {
   ProbeSet& operator=(const ProbeSet&) = delete;
 
   // Detects kernel features, loads and attaches every enabled family. Never throws over a probe that
-  // fails: its state says why. Returns false only when nothing at all could be loaded.
+  // fails: its state says why. Returns false only when nothing at all could be loaded, or when the
+  // rings cannot be waited on (the log says why).
   bool start(RecordHandler handler);
 
   // Hands every record now in the rings to the handler, without waiting. Returns records consumed, or
