@@ -22,6 +22,25 @@ const SubscriberStatus* find_subscriber(const StatusResponse& status, uint64_t i
   return nullptr;
 }
 
+// Waits for the stream's first Loss event of `place`, and checks it counts something and names no
+// process.
+void expect_loss(vt::EventStream& stream, LossPlace place, const std::string& what) {
+  const Event loss = stream.wait_for(
+      [place](const Event& e) { return e.kind() == EVENT_KIND_LOSS && e.loss().place() == place; }, what);
+  INFO("loss event: " << vt::to_json(loss));
+  CHECK(loss.loss().count() > 0);
+  CHECK_FALSE(loss.has_process());
+}
+
+// The counts of the stream's Loss events of `place`, added up.
+uint64_t announced_losses(const vt::EventStream& stream, LossPlace place) {
+  uint64_t total = 0;
+  for (const Event& e : stream.matching(vt::kind_is(EVENT_KIND_LOSS))) {
+    if (e.loss().place() == place) total += e.loss().count();
+  }
+  return total;
+}
+
 }  // namespace
 
 TEST_CASE("loss: a slow subscriber loses events with counted drops while a fast one gets all of them") {
@@ -97,12 +116,7 @@ TEST_CASE("loss: a slow subscriber loses events with counted drops while a fast 
 
   // The slow subscriber reads again: its stream says where events went missing, and how many.
   slow.resume();
-  const Event loss = slow.wait_for(
-      [](const Event& e) { return e.kind() == EVENT_KIND_LOSS && e.loss().place() == LOSS_PLACE_SUBSCRIBER; },
-      "a subscriber Loss event in the slow stream");
-  INFO("loss event: " << vt::to_json(loss));
-  CHECK(loss.loss().count() > 0);
-  CHECK_FALSE(loss.has_process());
+  expect_loss(slow, LOSS_PLACE_SUBSCRIBER, "a subscriber Loss event in the slow stream");
 
   // After a barrier every drop counted before it has been announced (the Loss comes before the next
   // delivered event), and nothing is announced that the daemon did not count.
@@ -110,10 +124,7 @@ TEST_CASE("loss: a slow subscriber loses events with counted drops while a fast 
   const StatusResponse after = daemon.status();
   const SubscriberStatus* s = find_subscriber(after, slow.subscriber_id());
   REQUIRE(s != nullptr);
-  uint64_t announced = 0;
-  for (const Event& e : slow.matching(vt::kind_is(EVENT_KIND_LOSS))) {
-    if (e.loss().place() == LOSS_PLACE_SUBSCRIBER) announced += e.loss().count();
-  }
+  const uint64_t announced = announced_losses(slow, LOSS_PLACE_SUBSCRIBER);
   INFO(slow.summary());
   CHECK(announced >= slow_dropped);
   CHECK(announced <= s->dropped());
@@ -146,12 +157,7 @@ TEST_CASE("loss: records the kernel ring could not hold are counted in Status an
     }
   }
 
-  const Event loss = stream.wait_for(
-      [](const Event& e) { return e.kind() == EVENT_KIND_LOSS && e.loss().place() == LOSS_PLACE_KERNEL_RING; },
-      "a kernel-ring Loss event");
-  INFO("loss event: " << vt::to_json(loss));
-  CHECK(loss.loss().count() > 0);
-  CHECK_FALSE(loss.has_process());
+  expect_loss(stream, LOSS_PLACE_KERNEL_RING, "a kernel-ring Loss event");
 
   // Events after the overflow are delivered again, and every drop Status counts is announced in the
   // stream (Loss events pass every filter): the two totals meet once the daemon's periodic check has
@@ -162,10 +168,7 @@ TEST_CASE("loss: records the kernel ring could not hold are counted in Status an
     counted = 0;
     const StatusResponse status = daemon.status();
     for (const KindCounters& kind : status.kinds()) counted += kind.kernel_drops();
-    announced = 0;
-    for (const Event& e : stream.matching(vt::kind_is(EVENT_KIND_LOSS))) {
-      if (e.loss().place() == LOSS_PLACE_KERNEL_RING) announced += e.loss().count();
-    }
+    announced = announced_losses(stream, LOSS_PLACE_KERNEL_RING);
     if (announced == counted) break;
   }
   INFO(stream.summary());
