@@ -116,7 +116,10 @@ void Pipeline::decode_loop() {
       continue;
     }
     hold_off = kHoldOffFirst;
-    // Idle: have the next record signalled, then look once more for one that came in meanwhile.
+    // Idle: have the next record signalled, then look once more for one that came in meanwhile. A
+    // record whose probe read the flag just before it was set, and committed just after this look,
+    // goes unsignalled (and so do the ones behind it, which do not find the consumer caught up):
+    // the periodic wake-up below, at most 250 ms away, collects them.
     probes_.signal_next_record(true);
     if (probes_.consume() <= 0) wait_for_records(std::min(next_drop_check, next_resample));
     probes_.signal_next_record(false);
