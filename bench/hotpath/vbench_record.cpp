@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   std::printf("{\"ready\":true}\n");
   std::fflush(stdout);
   while (!stop) {
-    if (probes.consume() == 0) probes.wait(50);
+    if (probes.consume() <= 0) probes.wait(50);  // an error waits too, rather than spinning
   }
   probes.consume();
 
