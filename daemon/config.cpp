@@ -168,7 +168,7 @@ void read_hash(const Value& v, HashConfig& hash) {
 
 void read_buffers(const Value& v, BufferConfig& buffers) {
   const Section s(v, {"ring_buffer_bytes", "pipeline_queue", "pipeline_queue_bytes", "subscriber_queue",
-                      "subscriber_queue_bytes", "replay_events", "replay_bytes"});
+                      "subscriber_queue_bytes", "replay_events", "replay_bytes", "batch_delay_ms"});
   s.read("ring_buffer_bytes", buffers.ring_buffer_bytes, read_ring_buffer_bytes);
   s.read("pipeline_queue", buffers.pipeline_queue, u32_between(16, 16777216));
   s.read("pipeline_queue_bytes", buffers.pipeline_queue_bytes, u32_between(1u << 20, 1u << 31));
@@ -176,6 +176,8 @@ void read_buffers(const Value& v, BufferConfig& buffers) {
   s.read("subscriber_queue_bytes", buffers.subscriber_queue_bytes, u32_between(1u << 20, 1u << 31));
   s.read("replay_events", buffers.replay_events, u32_between(0, 1000000));
   s.read("replay_bytes", buffers.replay_bytes, u32_between(1u << 20, 1u << 31));
+  // At most the kernel-drop check period, so that drops are still announced as often.
+  s.read("batch_delay_ms", buffers.batch_delay_ms, u32_between(1, 250));
 }
 
 uint16_t read_port(const Value& v) { return static_cast<uint16_t>(read_integer(v, 1, 65535)); }

@@ -58,6 +58,7 @@ struct BufferConfig {
   uint32_t subscriber_queue_bytes = 4u << 20;  // and at most this many bytes of them (serialized size)
   uint32_t replay_events = 8192;          // recent events kept for subscribers that resume; 0 = none
   uint32_t replay_bytes = 8u << 20;      // and at most this many bytes of them (serialized size)
+  uint32_t batch_delay_ms = 10;           // longest wait between drains of the kernel rings under load
 };
 
 // Which network operations to report and which sockets to filter out in the kernel.

@@ -38,11 +38,10 @@ v1::EventKind kind_of_record(uint16_t record_kind) {
 // A drain that found records is followed by a hold-off, so that records gather instead of each waking
 // the decode thread; only a ring filling past an eighth ends it early (bpf/emit.bpf.h). It starts
 // short, since a process's events come in bursts (fork, exec and exit within a millisecond), and
-// doubles with each drain that finds more, up to a period that bounds the wake-ups under load (about
-// 100 a second) and the delivery latency then (p99 within the 20 ms target). A drain that finds
-// nothing sleeps until the kernel signals the next record.
+// doubles with each drain that finds more, up to buffers.batch_delay_ms. That bounds the wake-ups
+// under load, which cost more than the records they collect (docs/benchmarks.md), and the delivery
+// latency then. A drain that finds nothing sleeps until the kernel signals the next record.
 constexpr auto kHoldOffFirst = std::chrono::milliseconds(1);
-constexpr auto kHoldOffMax = std::chrono::milliseconds(10);
 // Records decoded in one drain are handed on together (published here, or queued for the publish thread
 // with one lock and one wake-up for all of them); a long drain is handed over in pieces of this many,
 // queued, so that publishing starts meanwhile.
@@ -94,6 +93,8 @@ void Pipeline::stop() {
 void Pipeline::decode_loop() {
   auto next_drop_check = std::chrono::steady_clock::now();
   auto next_resample = next_drop_check + kClockResamplePeriod;
+  const auto hold_off_max =
+      std::max(kHoldOffFirst, std::chrono::milliseconds(config_.buffers.batch_delay_ms));
   std::chrono::milliseconds hold_off = kHoldOffFirst;
   while (running_) {
     const auto drain_start = std::chrono::steady_clock::now();
@@ -112,7 +113,7 @@ void Pipeline::decode_loop() {
     if (!running_) break;
     if (consumed > 0) {
       wait_for_records(drain_start + hold_off);
-      hold_off = std::min(hold_off * 2, kHoldOffMax);
+      hold_off = std::min(hold_off * 2, hold_off_max);
       continue;
     }
     hold_off = kHoldOffFirst;

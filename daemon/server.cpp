@@ -400,6 +400,11 @@ void Server::start() {
   grpc::ServerBuilder builder;
   builder.RegisterService(service_.get());
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
+  // Streams run on their own threads; the pollers only read what clients send (mostly flow-control
+  // window updates after each batch). Two idle pollers hand that work back and forth, which on this
+  // kind of VM cost more context switches than the writes themselves (docs/benchmarks.md); one is
+  // enough, and gRPC still starts another whenever the poller takes on a call.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 1);
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_) {
     throw std::runtime_error("socket.path " + config_.path + ": gRPC server failed to start");

@@ -53,6 +53,7 @@ void check_same_settings(const Config& actual, const Config& expected) {
   CHECK(actual.buffers.subscriber_queue == expected.buffers.subscriber_queue);
   CHECK(actual.buffers.replay_events == expected.buffers.replay_events);
   CHECK(actual.buffers.replay_bytes == expected.buffers.replay_bytes);
+  CHECK(actual.buffers.batch_delay_ms == expected.buffers.batch_delay_ms);
   CHECK(actual.network.bind == expected.network.bind);
   CHECK(actual.network.listen == expected.network.listen);
   CHECK(actual.network.accept == expected.network.accept);
@@ -164,6 +165,7 @@ buffers:
   ring_buffer_bytes: 1048576
   pipeline_queue: 16
   subscriber_queue: 16777216
+  batch_delay_ms: 250
 log:
   level: debug
 )",
@@ -192,6 +194,7 @@ log:
   CHECK(config.buffers.ring_buffer_bytes == 1048576);
   CHECK(config.buffers.pipeline_queue == 16);
   CHECK(config.buffers.subscriber_queue == 16777216);
+  CHECK(config.buffers.batch_delay_ms == 250);
   CHECK(config.log_level == "debug");
 }
 
@@ -299,6 +302,10 @@ TEST_CASE("config: values out of range say the allowed range", "[config]") {
         "t.yaml:2: buffers.pipeline_queue: must be between 16 and 16777216, got 15");
   CHECK(error_of("buffers:\n  subscriber_queue: 16777217\n") ==
         "t.yaml:2: buffers.subscriber_queue: must be between 16 and 16777216, got 16777217");
+  CHECK(error_of("buffers:\n  batch_delay_ms: 0\n") ==
+        "t.yaml:2: buffers.batch_delay_ms: must be between 1 and 250, got 0");
+  CHECK(error_of("\nbuffers:\n  batch_delay_ms: 251\n") ==
+        "t.yaml:3: buffers.batch_delay_ms: must be between 1 and 250, got 251");
   CHECK(error_of("socket:\n  allow_gids: [4294967295]\n") ==
         "t.yaml:2: socket.allow_gids[0]: must be between 0 and 4294967294, got 4294967295");
 }
