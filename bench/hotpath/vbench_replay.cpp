@@ -3,7 +3,7 @@
 // File events go through the watch lists first (FileWatch::enrich: globs, attributes, host paths) and
 // stop there when no category matches, as in vajrad.
 //
-//   vbench-replay --in FILE [--config FILE] [--passes N] [--proc DIR | --no-seed]
+//   vbench-replay --in FILE [--config FILE] [--passes N] [--proc DIR | --no-seed] [--burst N [--pause-ms MS]]
 //
 // A warm-up pass runs first, so that the exe hashes are cached (the steady state of a host that runs
 // the same binaries again and again) and the hash worker is idle. Then N measured passes, each with a
@@ -15,6 +15,10 @@
 // step_serialize; under `valgrind --tool=callgrind --toggle-collect='*vbench::hot_path*'` only those
 // are counted, and callgrind_annotate --inclusive=yes gives instructions per kind and per step.
 // Without valgrind it prints the native time per event too.
+//
+// --burst N pauses MS milliseconds (default 10) after every N events, outside the timed spans, as
+// vajrad's decode thread sleeps between drains: what the same work costs when it starts cold after
+// each pause (docs/benchmarks.md, "Why the exec storm's CPU per event stays high").
 #include <sys/stat.h>
 
 #include <array>
@@ -25,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -142,6 +147,8 @@ int main(int argc, char** argv) {
   std::string in_path, config_path, proc_path;
   bool seed = true;
   int passes = 1;
+  size_t burst = 0;
+  int pause_ms = 10;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--in" && i + 1 < argc) {
@@ -154,8 +161,14 @@ int main(int argc, char** argv) {
       seed = false;
     } else if (arg == "--passes" && i + 1 < argc) {
       passes = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--burst" && i + 1 < argc) {
+      burst = static_cast<size_t>(std::max(0, std::atoi(argv[++i])));
+    } else if (arg == "--pause-ms" && i + 1 < argc) {
+      pause_ms = std::max(0, std::atoi(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: vbench-replay --in FILE [--config FILE] [--passes N] [--proc DIR | --no-seed]\n");
+      std::fprintf(stderr,
+                   "usage: vbench-replay --in FILE [--config FILE] [--passes N] [--proc DIR | --no-seed] "
+                   "[--burst N [--pause-ms MS]]\n");
       return 2;
     }
   }
@@ -215,11 +228,18 @@ int main(int argc, char** argv) {
   for (int pass = 0; pass < passes; ++pass) {
     vbench::Context ctx(config, clock, hasher, files, proc_path);
     seeded = ctx.seeded;
-    const auto start = std::chrono::steady_clock::now();
+    auto start = std::chrono::steady_clock::now();
+    size_t in_burst = 0;
     for (const std::string& record : records) {
       const int bucket = vbench::record_kind(record);
       vbench::kHotPaths[bucket](ctx, record);
       if (pass == 0) ++per_kind[bucket];
+      if (burst > 0 && ++in_burst == burst) {
+        in_burst = 0;
+        elapsed += std::chrono::steady_clock::now() - start;
+        std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+        start = std::chrono::steady_clock::now();
+      }
     }
     elapsed += std::chrono::steady_clock::now() - start;
     events += records.size();
@@ -228,8 +248,8 @@ int main(int argc, char** argv) {
     unwatched += ctx.unwatched;
   }
 
-  std::printf("{\"records\":%zu,\"passes\":%d,\"seeded\":%zu,\"failed\":%llu,\"unwatched\":%llu,\"ns_per_event\":%.1f,\"bytes_per_event\":%.1f,\"kinds\":{",
-              records.size(), passes, seeded, static_cast<unsigned long long>(failed),
+  std::printf("{\"records\":%zu,\"passes\":%d,\"burst\":%zu,\"pause_ms\":%d,\"seeded\":%zu,\"failed\":%llu,\"unwatched\":%llu,\"ns_per_event\":%.1f,\"bytes_per_event\":%.1f,\"kinds\":{",
+              records.size(), passes, burst, pause_ms, seeded, static_cast<unsigned long long>(failed),
               static_cast<unsigned long long>(unwatched),
               events ? elapsed.count() * 1e9 / static_cast<double>(events) : 0.0,
               events ? static_cast<double>(bytes) / static_cast<double>(events) : 0.0);

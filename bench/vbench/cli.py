@@ -64,6 +64,9 @@ def parse_args():
     p.add_argument("--callgrind-exec-n", type=int, default=1000)
     p.add_argument("--no-profile", action="store_true")
     p.add_argument("--latency-rings", default="524288,8388608")
+    p.add_argument("--batch-delays", default="10,20,40,100",
+                   help="buffers.batch_delay_ms values to profile the exec storm's CPU and latency at")
+    p.add_argument("--batch-delay-rounds", type=int, default=3)
     p.add_argument("--update-readme", action="store_true", help="rewrite the benchmark section of README.md")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round, small sizes, short ramp")
     p.add_argument("--report-only", metavar="RESULTS_JSON",
@@ -89,12 +92,13 @@ def prepare(args):
     """What the options imply (--quick, the default --out, the lists, args.bin), and the checks that the
     binaries, root and the tools are there (exits with a message where not)."""
     if args.quick:
-        args.rounds, args.scale, args.ramp_seconds = 1, 0.1, 2
+        args.rounds, args.scale, args.ramp_seconds, args.batch_delay_rounds = 1, 0.1, 2, 1
     if args.out is None:
         args.out = "/tmp/vbench-quick-results" if args.quick else os.path.join(ROOT, "bench", "results")
     args.workloads = args.workloads.split(",")
     args.conditions = args.conditions.split(",")
     args.latency_rings = [int(x) for x in args.latency_rings.split(",") if x]
+    args.batch_delays = [int(x) for x in args.batch_delays.split(",") if x]
     args.ramp_ops = [x for x in args.ramp_ops.split(",") if x]
 
     def binary(name):

@@ -34,6 +34,13 @@ def callgrind(args, machine, work, workloads):
     recorded = json.loads(proc.communicate(timeout=30)[0].strip().splitlines()[-1])
     native = json.loads(run([args.bin("vbench-replay"), "--in", rec, "--config", cfg, "--passes", "20"])
                         .stdout.strip().splitlines()[-1])
+    # The same work in bursts with 10 ms pauses between, as vajrad's decode thread drains: 32 events is
+    # about what one drain finds in the exec storm at the default batch delay, 320 ten times that.
+    bursts = {}
+    for burst in (32, 320):
+        bursts[burst] = json.loads(run([args.bin("vbench-replay"), "--in", rec, "--config", cfg, "--passes", "3",
+                                        "--burst", str(burst), "--pause-ms", "10"])
+                                   .stdout.strip().splitlines()[-1]).get("ns_per_event")
     out_file = f"{work}/callgrind.out"
     vg = run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", "--toggle-collect=*vbench::hot_path*",
               args.bin("vbench-replay"), "--in", rec, "--config", cfg, "--passes", "1"])
@@ -83,5 +90,6 @@ def callgrind(args, machine, work, workloads):
             "instructions_per_event": total / events if events else None,
             "steps_per_event": {k: v / events for k, v in steps.items()} if events else {},
             "kinds": kinds, "native_ns_per_event": native.get("ns_per_event"),
+            "native_ns_per_event_in_bursts": bursts,
             "allocator_share": alloc / total if total else None,
             "bytes_per_event": native.get("bytes_per_event")}

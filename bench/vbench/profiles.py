@@ -1,5 +1,5 @@
-"""Profiles of vajrad: perf during the exec storm, BPF program costs (kernel.bpf_stats_enabled) and
-latency against the ring buffer size."""
+"""Profiles of vajrad: perf during the exec storm, BPF program costs (kernel.bpf_stats_enabled),
+latency against the ring buffer size, and CPU per event and latency against the batch delay."""
 
 import os
 import re
@@ -12,6 +12,7 @@ from .common import log, run
 from .conditions import Vajra
 from .machine import tracing_programs
 from .procfs import CpuMeter
+from .summary import med
 
 
 def profile(args, machine, work, workloads):
@@ -94,35 +95,70 @@ def profile(args, machine, work, workloads):
         cond.teardown()
 
     # Latency against the ring size: at a moderate rate vajrad is woken by the first record after a
-    # quiet spell and then holds off 1-10 ms, so latency should not depend on the ring's size; only
-    # the early wake-up at 1/8 of a ring does. The smallest ring vajrad accepts holds 4 exec records
-    # of the largest size.
-    lat = []
+    # quiet spell and then holds off 1 ms to buffers.batch_delay_ms, so latency should not depend on the
+    # ring's size; only the early wake-up at 1/8 of a ring does. The smallest ring vajrad accepts holds 4
+    # exec records of the largest size.
+    def rate_latency(cond, ring):
+        run([args.bin("vbench-load"), "rate", "--op", "exec", "--rate", "200", "--seconds", "4", "--workers", "1"])
+        d = cond.drain("exec")
+        return {"ring_buffer_bytes": ring, "exec_per_s": 200, "latency_ms": d.get("latency_ms"),
+                "lost": sum(d.get("status_delta", {}).get("kernel_drops", {}).values())}
+
+    out["latency_vs_ring"] = []
     for ring in args.latency_rings:
-        machine.wait_clean("latency")
-        c = Vajra(args, work, tag=f"lat-{ring}")
-        saved = list(args.vajra_set)
-        args.vajra_set = saved + [f"buffers.ring_buffer_bytes={ring}"]
-        try:
-            c.setup()
-            try:
-                run([args.bin("vbench-load"), "exec", "--n", "50"])
-                c.before()
-                c.drain("warm-up")
-                machine.wait_quiet()
-                c.before()
-                run([args.bin("vbench-load"), "rate", "--op", "exec", "--rate", "200", "--seconds", "4",
-                     "--workers", "1"])
-                d = c.drain("exec")
-                lat.append({"ring_buffer_bytes": ring, "exec_per_s": 200, "latency_ms": d.get("latency_ms"),
-                            "lost": sum(d.get("status_delta", {}).get("kernel_drops", {}).values())})
-                log(f"  latency at 200 exec/s, ring {ring} B: p50 {d['latency_ms']['p50']:.1f} ms, "
-                    f"p99 {d['latency_ms']['p99']:.1f} ms")
-            finally:
-                c.teardown()
-        except RuntimeError as e:
-            log(f"  latency with ring {ring} B not measured: {e}")
-        finally:
-            args.vajra_set = saved
-    out["latency_vs_ring"] = lat
+        x = with_setting(args, machine, work, f"buffers.ring_buffer_bytes={ring}", lambda c: rate_latency(c, ring))
+        if x:
+            out["latency_vs_ring"].append(x)
+
+    # CPU per event and latency against the batch delay, in the exec storm: the wake-ups a longer delay
+    # saves against the latency it adds. Interleaved rounds, medians.
+    def exec_storm(cond):
+        meter = CpuMeter(cond.sensor_pids())
+        s0 = meter.snapshot()
+        workloads.run("exec")
+        d = cond.drain("exec")
+        return {"events": sum(d.get("delivered", {}).values()), "latency_ms": d.get("latency_ms") or {},
+                "cpu_us": CpuMeter.delta_us(s0, meter.snapshot())["us"]}
+
+    samples = {delay: [] for delay in args.batch_delays}
+    for _ in range(args.batch_delay_rounds):
+        for delay in args.batch_delays:
+            x = with_setting(args, machine, work, f"buffers.batch_delay_ms={delay}", exec_storm)
+            if x:
+                samples[delay].append(x)
+    out["batch_delay"] = [summarize_delay(delay, xs) for delay, xs in samples.items() if xs]
     return out
+
+
+def summarize_delay(delay, xs):
+    return {"batch_delay_ms": delay, "rounds": len(xs),
+            "cpu_us_per_event": med([x["cpu_us"] / max(1, x["events"]) for x in xs]),
+            "p50_ms": med([x["latency_ms"].get("p50") for x in xs]),
+            "p99_ms": med([x["latency_ms"].get("p99") for x in xs])}
+
+
+def with_setting(args, machine, work, setting, measure):
+    """Starts vajrad with one more KEY=VALUE setting, warms it up, and returns what measure(cond)
+    returns on a quiet machine; None (logged) if vajrad or the measurement fails."""
+    machine.wait_clean("profile")
+    saved = list(args.vajra_set)
+    args.vajra_set = saved + [setting]
+    cond = Vajra(args, work, tag="set-" + re.sub(r"[^\w]+", "-", setting))
+    try:
+        cond.setup()
+        try:
+            run([args.bin("vbench-load"), "exec", "--n", "50"])
+            cond.before()
+            cond.drain("warm-up")
+            machine.wait_quiet()
+            cond.before()
+            result = measure(cond)
+            log(f"  {setting}: {result}")
+            return result
+        finally:
+            cond.teardown()
+    except RuntimeError as e:
+        log(f"  {setting}: not measured: {e}")
+        return None
+    finally:
+        args.vajra_set = saved

@@ -180,6 +180,12 @@ def write_markdown(path, res):
                  f"**{fmt(cg['instructions_per_event'], '{:,.0f}')} instructions per event** "
                  f"({fmt(cg.get('native_ns_per_event'), '{:,.0f}')} ns per event natively, "
                  f"{fmt(cg.get('bytes_per_event'), '{:,.0f}')} bytes serialized).")
+        bursts = cg.get("native_ns_per_event_in_bursts") or {}
+        if bursts:
+            L.append("The same replay in bursts with a 10 ms pause after each, as vajrad's decode thread drains the "
+                     "rings: " + ", ".join(f"{fmt(ns, '{:,.0f}')} ns per event in bursts of {burst}"
+                                          for burst, ns in bursts.items())
+                     + ". Work that starts cold after a pause costs several times as much (docs/benchmarks.md).")
         steps = cg.get("steps_per_event") or {}
         if steps:
             L.append("By step, per event: " + ", ".join(f"{k.replace('step_', '')} {v:,.0f}" for k, v in steps.items())
@@ -242,6 +248,16 @@ def write_markdown(path, res):
                 lm = x.get("latency_ms") or {}
                 L.append(f"| {x['ring_buffer_bytes']:,} | {fmt(lm.get('p50'), '{:.1f} ms')} | "
                          f"{fmt(lm.get('p99'), '{:.1f} ms')} | {x['lost']} |")
+        if prof.get("batch_delay"):
+            L.append("")
+            L.append("The exec storm against `buffers.batch_delay_ms`, the longest wait between drains under load "
+                     "(vajrad's CPU per delivered event and the consumer's latency; medians of interleaved rounds):")
+            L.append("")
+            L.append("| buffers.batch_delay_ms | rounds | vajrad CPU/event | p50 | p99 |")
+            L.append("|---:|---:|---:|---:|---:|")
+            for x in prof["batch_delay"]:
+                L.append(f"| {x['batch_delay_ms']} | {x['rounds']} | {fmt(x['cpu_us_per_event'], '{:.1f} µs')} | "
+                         f"{fmt(x['p50_ms'], '{:.1f} ms')} | {fmt(x['p99_ms'], '{:.1f} ms')} |")
     L.append("")
     L.append("Sizes: " + ", ".join(f"{k} {v:,}" for k, v in wl.items()) + f"; mixed runs all of them at once "
              f"at {res['mixed_fraction']:g}× these sizes. Raw data: results.json. Plot: overhead.png.")
