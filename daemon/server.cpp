@@ -275,7 +275,7 @@ class BatchWriter {
 
 }  // namespace
 
-class Server::SensorService final : public v1::Sensor::Service {
+class Server::SensorService final : public v1::Sensor::WithCallbackMethod_Status<v1::Sensor::Service> {
  public:
   explicit SensorService(Server& server) : server_(server) {}
 
@@ -295,8 +295,18 @@ class Server::SensorService final : public v1::Sensor::Service {
                  [&batches](Subscription& subscription) { return batches.deliver(subscription); });
   }
 
-  grpc::Status Status(grpc::ServerContext*, const v1::StatusRequest*,
-                      v1::StatusResponse* response) override {
+  // A callback method, so that a unary call never passes through the sync server's thread pool:
+  // with one idle poller (Server::start) that pool would start a thread for each call and end it
+  // after, and with events.threads on each of those threads is an event.
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context, const v1::StatusRequest*,
+                                   v1::StatusResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(fill_status(response));
+    return reactor;
+  }
+
+ private:
+  grpc::Status fill_status(v1::StatusResponse* response) {
     try {
       *response = server_.status_provider_();
     } catch (const std::exception& e) {
@@ -312,7 +322,6 @@ class Server::SensorService final : public v1::Sensor::Service {
     return grpc::Status::OK;
   }
 
- private:
   // Registers a stream (so that stop() can end it), and hands the subscriber its events through
   // `deliver` until it leaves or the server stops.
   template <typename Deliver>

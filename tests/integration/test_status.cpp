@@ -1,10 +1,12 @@
 // Status: probe states with their attach points, per-kind counters that follow real events, the
 // subscriber list, and a probe turned off in the config.
+#include <dirent.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -149,4 +151,27 @@ TEST_CASE("status: events.fork false disables the fork probe and no fork event a
   CHECK(stream.count(vt::kind_is(EVENT_KIND_FORK)) == 0);
   const auto kinds = counters(daemon.status());
   if (kinds.count(EVENT_KIND_FORK)) CHECK(kinds.at(EVENT_KIND_FORK).received() == 0);
+}
+
+TEST_CASE("status: calls do not start threads in vajrad") {
+  // Each thread vajrad starts is a fork event when events.threads is on, so a client polling Status
+  // would keep the stream busy with vajrad's own activity (gRPC's sync thread pool, with one idle
+  // poller, started and ended a thread for every call).
+  REQUIRE_KERNEL();
+  vt::Daemon daemon;
+  auto task_ids = [&] {
+    std::set<std::string> ids;
+    const std::string dir = "/proc/" + std::to_string(daemon.pid()) + "/task";
+    DIR* tasks = opendir(dir.c_str());
+    REQUIRE(tasks != nullptr);
+    while (dirent* entry = readdir(tasks)) {
+      if (entry->d_name[0] != '.') ids.insert(entry->d_name);
+    }
+    closedir(tasks);
+    return ids;
+  };
+  daemon.status();  // the first call may set up what later ones reuse
+  const std::set<std::string> before = task_ids();
+  for (int i = 0; i < 20; ++i) daemon.status();
+  CHECK(task_ids() == before);
 }
