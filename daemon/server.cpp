@@ -412,7 +412,8 @@ void Server::start() {
   // Streams run on their own threads; the pollers only read what clients send (mostly flow-control
   // window updates after each batch). Two idle pollers hand that work back and forth, which on this
   // kind of VM cost more context switches than the writes themselves (docs/benchmarks.md); one is
-  // enough, and gRPC still starts another whenever the poller takes on a call.
+  // enough. A stream's call keeps the poller it took (gRPC starts another); unary calls are callback
+  // methods, which never take it (SensorService::Status).
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 1);
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_) {
