@@ -120,13 +120,24 @@ bool Subscription::queue_locked(const EventPtr& event) {
   return true;
 }
 
-void Subscription::offer(const std::vector<EventPtr>& events) {
+bool Subscription::offer(const std::vector<EventPtr>& events) {
   bool queued = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const EventPtr& event : events) queued = queue_locked(event) || queued;
   }
   if (queued) cv_.notify_one();
+  return queued;
+}
+
+void Subscription::set_listener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(listener_mu_);
+  listener_ = std::move(listener);
+}
+
+void Subscription::notify_listener() {
+  std::lock_guard<std::mutex> lock(listener_mu_);
+  if (listener_) listener_();
 }
 
 EventPtr Subscription::next(std::chrono::milliseconds timeout) {
@@ -248,7 +259,16 @@ void Hub::publish(v1::Event&& event) {
 
 void Hub::publish(std::vector<v1::Event>& events) {
   if (events.empty()) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  // Listeners run after the lock is released: they may start a write, which takes time.
+  std::vector<std::shared_ptr<Subscription>> offered;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    publish_locked(events, offered);
+  }
+  for (const auto& subscription : offered) subscription->notify_listener();
+}
+
+void Hub::publish_locked(std::vector<v1::Event>& events, std::vector<std::shared_ptr<Subscription>>& offered) {
   // Shared only once it is retained or a subscriber wants it: without either, nothing is allocated.
   std::vector<EventPtr> shared(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
@@ -270,7 +290,7 @@ void Hub::publish(std::vector<v1::Event>& events) {
       if (!shared[i]) shared[i] = share(events[i]);
       wanted.push_back(shared[i]);
     }
-    if (!wanted.empty()) subscription->offer(wanted);
+    if (!wanted.empty() && subscription->offer(wanted)) offered.push_back(subscription);
   }
   events.clear();
 }
@@ -347,9 +367,16 @@ void Hub::unsubscribe(const std::shared_ptr<Subscription>& subscription) {
 }
 
 void Hub::close_all() {
-  std::lock_guard<std::mutex> lock(mu_);
-  closed_ = true;
-  for (const auto& subscription : subscriptions_) subscription->close();
+  std::vector<std::shared_ptr<Subscription>> closing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    closing = subscriptions_;
+  }
+  for (const auto& subscription : closing) {
+    subscription->close();
+    subscription->notify_listener();
+  }
 }
 
 std::vector<v1::SubscriberStatus> Hub::subscribers() const {

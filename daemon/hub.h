@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,6 +46,11 @@ class Subscription {
   size_t next_batch(std::vector<EventPtr>& out, size_t max_events, std::chrono::milliseconds timeout);
   void close();
   bool closed() const;
+  // For a consumer that does not wait in next()/next_batch(): called whenever the hub has queued
+  // events or closed the subscription, on the hub's caller's thread, with no lock of the hub's or
+  // the queue's held. set_listener(nullptr) returns only once no call is running, so the listener's
+  // owner may go away after it.
+  void set_listener(std::function<void()> listener);
 
   uint64_t id() const { return id_; }
   v1::SubscriberStatus status() const;
@@ -53,7 +59,8 @@ class Subscription {
   friend class Hub;
   // Called by the hub; never blocks on the consumer. A full queue drops live events only: what the
   // hub queues at subscription (StreamStart, replay) is bounded by the replay buffer it shares.
-  void offer(const std::vector<EventPtr>& events);
+  // Returns whether anything was queued (the listener is then due).
+  bool offer(const std::vector<EventPtr>& events);
   void offer_unbounded(const EventPtr& event);
 
   // A queued event, and the drops that happened just before it was queued.
@@ -68,6 +75,7 @@ class Subscription {
 
   // Queues one event or counts it dropped; returns whether it was queued. Caller holds mu_.
   bool queue_locked(const EventPtr& event);
+  void notify_listener();
 
   const uint64_t id_;
   const v1::SubscribeRequest filter_;
@@ -84,6 +92,8 @@ class Subscription {
   uint64_t delivered_ = 0;
   uint64_t dropped_ = 0;
   bool closed_ = false;
+  std::mutex listener_mu_;  // held while the listener runs
+  std::function<void()> listener_;
 };
 
 class Hub {
@@ -121,6 +131,7 @@ class Hub {
   size_t replay_capacity() const { return replay_capacity_; }
 
  private:
+  void publish_locked(std::vector<v1::Event>& events, std::vector<std::shared_ptr<Subscription>>& offered);
   // Queues what a resuming subscriber missed; returns how many retained events it replays.
   uint64_t replay_into(Subscription& subscription, const v1::SubscribeRequest& filter) const;
 

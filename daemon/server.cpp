@@ -226,56 +226,149 @@ size_t size_in_batch(const v1::Event& event) {
   return 1 + google::protobuf::io::CodedOutputStream::VarintSize64(body) + body;
 }
 
-// Sends a subscription's events as EventBatch messages. The events are shared with the hub and
-// other subscribers, so a batch borrows them rather than copying each one: they are added to the
-// message by pointer and taken out again, undeleted, before the message is cleared or destroyed.
-class BatchWriter {
+// An EventBatch message that borrows its events: they are shared with the hub and other subscribers,
+// so they are added to the message by pointer and taken out again, undeleted, before the message is
+// cleared or destroyed.
+class BorrowedBatch {
  public:
-  explicit BatchWriter(grpc::ServerWriter<v1::EventBatch>* writer) : writer_(writer) {
-    events_.reserve(kBatchEvents);
-  }
-  ~BatchWriter() { release(); }
-  BatchWriter(const BatchWriter&) = delete;
-  BatchWriter& operator=(const BatchWriter&) = delete;
+  BorrowedBatch() = default;
+  ~BorrowedBatch() { release(); }
+  BorrowedBatch(const BorrowedBatch&) = delete;
+  BorrowedBatch& operator=(const BorrowedBatch&) = delete;
 
-  // Sends whatever is queued now (waiting up to kIdleCheck for something), in as few messages as the
-  // byte bound allows.
-  Delivery deliver(Subscription& subscription) {
-    events_.clear();
-    if (subscription.next_batch(events_, kBatchEvents, kIdleCheck) == 0) return Delivery::kIdle;
-    size_t i = 0;
-    while (i < events_.size()) {
-      size_t bytes = 0;
-      for (; i < events_.size(); ++i) {
-        const size_t size = size_in_batch(*events_[i]);
-        if (batch_.events_size() > 0 && bytes + size > kBatchBytes) break;
-        // Serializing only reads the event (its cached sizes are atomics).
-        batch_.mutable_events()->UnsafeArenaAddAllocated(const_cast<v1::Event*>(events_[i].get()));
-        bytes += size;
-      }
-      const bool written = writer_->Write(batch_);
-      release();
-      if (!written) return Delivery::kGone;
+  // Takes events from `events`, starting at `next`, until the byte bound (at least one); returns
+  // the index after the last one taken.
+  size_t fill(const std::vector<EventPtr>& events, size_t next) {
+    size_t bytes = 0;
+    for (; next < events.size(); ++next) {
+      const size_t size = size_in_batch(*events[next]);
+      if (message_.events_size() > 0 && bytes + size > kBatchBytes) break;
+      // Serializing only reads the event (its cached sizes are atomics).
+      message_.mutable_events()->UnsafeArenaAddAllocated(const_cast<v1::Event*>(events[next].get()));
+      bytes += size;
     }
-    events_.clear();
-    return Delivery::kSent;
+    return next;
   }
-
- private:
   // Takes the borrowed events out of the message without deleting them.
   void release() {
-    auto* events = batch_.mutable_events();
+    auto* events = message_.mutable_events();
     if (!events->empty()) events->UnsafeArenaExtractSubrange(0, events->size(), nullptr);
   }
+  const v1::EventBatch* message() const { return &message_; }
 
-  grpc::ServerWriter<v1::EventBatch>* const writer_;
-  std::vector<EventPtr> events_;  // keeps the borrowed events alive while the message holds them
-  v1::EventBatch batch_;
+ private:
+  v1::EventBatch message_;
 };
 
 }  // namespace
 
-class Server::SensorService final : public v1::Sensor::WithCallbackMethod_Status<v1::Sensor::Service> {
+// A SubscribeBatches stream. It has no thread of its own: the thread that queues events for an idle
+// stream starts the write (the publishing thread, with the events still in its cache), and a write's
+// completion starts the next while more is queued. At most one write is in flight, as gRPC requires.
+class Server::BatchStream final : public grpc::ServerWriteReactor<v1::EventBatch> {
+ public:
+  BatchStream(Server& server, grpc::CallbackServerContext* context, const v1::SubscribeRequest& request)
+      : server_(server), context_(context) {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (grpc::Status status = validate(request); !status.ok()) {
+      end(status);
+      return;
+    }
+    const int fd = connection_fd(context->peer()).value_or(-1);
+    {
+      // Checked under the lock that stop() takes to cancel streams, so none slips past it.
+      std::lock_guard<std::mutex> streams_lock(server_.streams_mu_);
+      if (server_.stopping_) {
+        end(kStopping);
+        return;
+      }
+      server_.streams_.emplace(context, fd);
+      registered_ = true;
+    }
+    const std::optional<Peer> peer = server_.peer_of(fd);
+    if (!peer) spdlog::warn("subscriber on unknown connection '{}'", context->peer());
+    subscription_ = server_.hub_.subscribe(request, peer ? peer->uid : kUnknownId, peer ? peer->pid : kUnknownId);
+    spdlog::info("subscriber {} connected: uid {} pid {}", subscription_->id(), peer ? peer->uid : kUnknownId,
+                 peer ? peer->pid : kUnknownId);
+    subscription_->set_listener([this] { send_next(); });
+    send_next();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    batch_.release();
+    writing_ = false;
+    // A failed write means the client has gone or the call was cancelled.
+    if (!ok) {
+      end(grpc::Status::OK);
+      return;
+    }
+    send_next();
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    end(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    if (subscription_) {
+      subscription_->set_listener(nullptr);  // waits out a publisher's call into send_next
+      server_.hub_.unsubscribe(subscription_);
+      const v1::SubscriberStatus final_status = subscription_->status();
+      spdlog::info("subscriber {} left: {} delivered, {} dropped", subscription_->id(), final_status.delivered(),
+                   final_status.dropped());
+    }
+    if (registered_) {
+      {
+        std::lock_guard<std::mutex> lock(server_.streams_mu_);
+        server_.streams_.erase(context_);
+      }
+      server_.streams_ended_.notify_all();
+    }
+    delete this;
+  }
+
+ private:
+  // Starts a write of what is queued, unless one is in flight or the stream has ended.
+  void send_next() {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (writing_ || ended_) return;
+    if (next_ == events_.size()) {
+      events_.clear();
+      next_ = 0;
+      if (subscription_->next_batch(events_, kBatchEvents, std::chrono::milliseconds(0)) == 0) {
+        if (subscription_->closed()) end(kStopping);
+        return;
+      }
+    }
+    next_ = batch_.fill(events_, next_);
+    writing_ = true;
+    StartWrite(batch_.message());
+  }
+
+  void end(const grpc::Status& status) {
+    if (ended_) return;
+    ended_ = true;
+    Finish(status);
+  }
+
+  Server& server_;
+  grpc::CallbackServerContext* const context_;
+  std::shared_ptr<Subscription> subscription_;
+  bool registered_ = false;
+  // Held by whichever thread starts or completes a write; recursive in case gRPC runs a completion
+  // inline in StartWrite.
+  std::recursive_mutex mu_;
+  bool writing_ = false;
+  bool ended_ = false;
+  std::vector<EventPtr> events_;  // taken from the subscription; keeps the borrowed events alive
+  size_t next_ = 0;               // the first of events_ not yet written
+  BorrowedBatch batch_;
+};
+
+class Server::SensorService final
+    : public v1::Sensor::WithCallbackMethod_Status<v1::Sensor::WithCallbackMethod_SubscribeBatches<v1::Sensor::Service>> {
  public:
   explicit SensorService(Server& server) : server_(server) {}
 
@@ -288,11 +381,9 @@ class Server::SensorService final : public v1::Sensor::WithCallbackMethod_Status
     });
   }
 
-  grpc::Status SubscribeBatches(grpc::ServerContext* context, const v1::SubscribeRequest* request,
-                                grpc::ServerWriter<v1::EventBatch>* writer) override {
-    BatchWriter batches(writer);
-    return serve(context, *request,
-                 [&batches](Subscription& subscription) { return batches.deliver(subscription); });
+  grpc::ServerWriteReactor<v1::EventBatch>* SubscribeBatches(grpc::CallbackServerContext* context,
+                                                             const v1::SubscribeRequest* request) override {
+    return new BatchStream(server_, context, *request);
   }
 
   // A callback method, so that a unary call never passes through the sync server's thread pool:

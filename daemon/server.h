@@ -20,7 +20,7 @@
 
 namespace grpc {
 class Server;
-class ServerContext;
+class ServerContextBase;
 }
 
 namespace vajra {
@@ -45,6 +45,7 @@ class Server {
 
  private:
   class SensorService;
+  class BatchStream;
   struct Peer {
     uint32_t uid;
     uint32_t pid;
@@ -72,7 +73,7 @@ class Server {
   std::mutex streams_mu_;
   std::condition_variable streams_ended_;
   // Subscribe and SubscribeBatches calls in progress, with their connection's fd (-1 when not known).
-  std::unordered_map<grpc::ServerContext*, int> streams_;
+  std::unordered_map<grpc::ServerContextBase*, int> streams_;
   mutable std::mutex peers_mu_;
   std::unordered_map<int, Peer> peers_;  // by connection fd; an entry is replaced when the fd is reused
 };

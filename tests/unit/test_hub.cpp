@@ -685,6 +685,25 @@ std::vector<v1::EventBatch> read_batches(grpc::ClientReader<v1::EventBatch>& rea
   return batches;
 }
 
+// A stub on its own connection with small windows, so that what the client does not read soon blocks
+// the server's writes.
+std::unique_ptr<v1::Sensor::Stub> small_window_stub(const std::string& socket_path) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16384);
+  args.SetMaxReceiveMessageSize(-1);
+  return v1::Sensor::NewStub(
+      grpc::CreateCustomChannel("unix:" + socket_path, grpc::InsecureChannelCredentials(), args));
+}
+
+// An exec event with a 256 KiB argument: a few fill a small-window stream's transport buffers.
+v1::Event big_event() {
+  v1::Event big = exec_event(1);
+  big.mutable_process()->add_argv(std::string(256 * 1024, 'b'));
+  return big;
+}
+
 std::vector<v1::Event> flatten(const std::vector<v1::EventBatch>& batches) {
   std::vector<v1::Event> events;
   for (const auto& batch : batches) events.insert(events.end(), batch.events().begin(), batch.events().end());
@@ -767,15 +786,7 @@ TEST_CASE("server: a SubscribeBatches message stops before 1 MiB: a larger event
 TEST_CASE("server: a slow SubscribeBatches reader gets the Loss in place of what its queue dropped") {
   LocalServer local(4, 0);
   Call call;
-  // Its own connection with small windows, so that what the client does not read soon blocks the
-  // server's writes.
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16384);
-  args.SetMaxReceiveMessageSize(-1);
-  auto stub = v1::Sensor::NewStub(
-      grpc::CreateCustomChannel("unix:" + local.socket_path(), grpc::InsecureChannelCredentials(), args));
+  auto stub = small_window_stub(local.socket_path());
   auto reader = stub->SubscribeBatches(&call.context, v1::SubscribeRequest());
   local.wait_subscribers(1);
   v1::EventBatch batch;
@@ -784,8 +795,7 @@ TEST_CASE("server: a slow SubscribeBatches reader gets the Loss in place of what
 
   // Large events the client does not read: the transport's buffers fill, the server's write blocks,
   // and the queue of 4 overflows.
-  v1::Event big = exec_event(1);
-  big.mutable_process()->add_argv(std::string(256 * 1024, 'b'));
+  const v1::Event big = big_event();
   uint64_t published = 0;
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   while (local.hub().subscriber_drops() < 10) {
@@ -844,4 +854,27 @@ TEST_CASE("server: SubscribeBatches refuses a bad filter as Subscribe does, and 
   const grpc::Status status = reader->Finish();
   CHECK(status.error_code() == grpc::StatusCode::UNAVAILABLE);
   REQUIRE(stopped.wait_for(20s) == std::future_status::ready);
+}
+
+TEST_CASE("server: stop ends a SubscribeBatches stream whose client stopped reading") {
+  LocalServer local(4, 0);
+  Call call;
+  auto stub = small_window_stub(local.socket_path());
+  auto reader = stub->SubscribeBatches(&call.context, v1::SubscribeRequest());
+  local.wait_subscribers(1);
+  v1::EventBatch batch;
+  REQUIRE(reader->Read(&batch));
+
+  // The client reads no more: the server's write stays in flight, and its queue overflows.
+  const v1::Event big = big_event();
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (local.hub().subscriber_drops() == 0) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    local.hub().publish(v1::Event(big));
+  }
+  // stop() shuts the connection down under the write, so neither the stream nor stop() waits on
+  // the client.
+  auto stopped = std::async(std::launch::async, [&] { local.server().stop(); });
+  REQUIRE(stopped.wait_for(20s) == std::future_status::ready);
+  CHECK(local.hub().subscribers().empty());
 }
