@@ -68,7 +68,10 @@ def build_info(args, until=None):
     rules are not sources. `until` (a time) ignores changes made after it, to judge an earlier run."""
     sources = {
         args.bin("vajrad"): VAJRAD_SOURCES,
-        os.path.join(args.build, "bridge", "vajra.ext"): ("proto", "common", "daemon", "bridge"),
+        # The bridge links vajrad's config library only (daemon/CMakeLists.txt: vajra_config), not the
+        # rest of daemon/.
+        os.path.join(args.build, "bridge", "vajra.ext"): ("proto", "common", "bridge", "bpf/vajra_wire.h",
+                                                          "daemon/config*", "daemon/watch_list*"),
         args.bin("vbench-consumer"): ("proto", "bench/consumer"),
         args.bin("vbench-load"): ("bench/load",),
         args.bin("vbench-replay"): VAJRAD_SOURCES + ("bench/hotpath",),
