@@ -500,11 +500,11 @@ void Server::start() {
   grpc::ServerBuilder builder;
   builder.RegisterService(service_.get());
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
-  // Streams run on their own threads; the pollers only read what clients send (mostly flow-control
-  // window updates after each batch). Two idle pollers hand that work back and forth, which on this
-  // kind of VM cost more context switches than the writes themselves (docs/benchmarks.md); one is
-  // enough. A stream's call keeps the poller it took (gRPC starts another); unary calls are callback
-  // methods, which never take it (SensorService::Status).
+  // The sync pool serves Subscribe, each stream on a thread of its own; its pollers otherwise only
+  // read what clients send (mostly flow-control window updates after each batch). Two idle pollers
+  // handed that work back and forth, which on this kind of VM cost more context switches than the
+  // writes themselves (docs/benchmarks.md); one is enough. A Subscribe call keeps the poller it took
+  // (gRPC starts another); SubscribeBatches and Status are callback methods, which never take it.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 1);
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_) {

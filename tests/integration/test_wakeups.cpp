@@ -52,22 +52,35 @@ uint64_t voluntary_switches(const std::string& task) {
   return 0;
 }
 
+SubscribeRequest helper_events() {
+  SubscribeRequest request;
+  request.add_exe_prefixes(vt::helper_path());
+  return request;
+}
+
+// A daemon, a stream of the test helper's events, and the daemon's decode thread, once the start-up
+// work (the /proc scan, the first status calls) has passed.
+struct Watched {
+  vt::Daemon daemon;
+  vt::EventStream stream;
+  std::string decode;
+
+  explicit Watched(const std::string& overrides = "") : daemon(overrides), stream(daemon, helper_events()) {
+    const std::optional<std::string> task = task_dir(daemon.pid(), "vj-decode");
+    REQUIRE(task);
+    decode = *task;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+};
+
 }  // namespace
 
 TEST_CASE("wakeups: an idle decode thread sleeps between records, and records after a quiet spell arrive") {
   REQUIRE_KERNEL();
-  vt::Daemon daemon;
-  SubscribeRequest request;
-  request.add_exe_prefixes(vt::helper_path());
-  vt::EventStream stream(daemon, request);
-
-  const std::optional<std::string> decode = task_dir(daemon.pid(), "vj-decode");
-  REQUIRE(decode);
-  // Let the start-up work (the /proc scan, the first status calls) pass, then watch a quiet spell.
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  const uint64_t before = voluntary_switches(*decode);
+  Watched watched;
+  const uint64_t before = voluntary_switches(watched.decode);
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  const uint64_t woken = voluntary_switches(*decode) - before;
+  const uint64_t woken = voluntary_switches(watched.decode) - before;
   // In 2 s: 8 kernel-drop checks and 2 clock resamples, plus a wake-up per record the host's own
   // activity makes. A polling loop would have woken 200 times.
   INFO("decode thread woken " << woken << " times in 2 s of quiet");
@@ -76,25 +89,20 @@ TEST_CASE("wakeups: an idle decode thread sleeps between records, and records af
   // Sleeping has not cost the records that end it.
   const pid_t pid = vt::spawn({vt::helper_path(), "exit", "0"});
   CHECK(vt::wait_status(pid) == 0);
-  const Event exit = stream.wait_for(vt::all_of({vt::kind_is(EVENT_KIND_EXIT), vt::pid_is(static_cast<uint32_t>(pid))}),
-                                     "the exit of a helper run after the quiet spell");
+  const Event exit = watched.stream.wait_for(
+      vt::all_of({vt::kind_is(EVENT_KIND_EXIT), vt::pid_is(static_cast<uint32_t>(pid))}),
+      "the exit of a helper run after the quiet spell");
   CHECK(exit.exit().exit_code() == 0);
   CHECK(exit.exit().signal() == 0);
 }
 
 TEST_CASE("wakeups: under steady load the decode thread drains once per buffers.batch_delay_ms") {
   REQUIRE_KERNEL();
-  vt::Daemon daemon("buffers:\n  batch_delay_ms: 100\n");
-  SubscribeRequest request;
-  request.add_exe_prefixes(vt::helper_path());
-  vt::EventStream stream(daemon, request);
-  const std::optional<std::string> decode = task_dir(daemon.pid(), "vj-decode");
-  REQUIRE(decode);
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  Watched watched("buffers:\n  batch_delay_ms: 100\n");
 
   // Back-to-back helpers for 2 s: records keep coming, so every drain finds some and the wait between
   // drains grows to its bound.
-  const uint64_t before = voluntary_switches(*decode);
+  const uint64_t before = voluntary_switches(watched.decode);
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   pid_t last = -1;
   int spawned = 0;
@@ -103,14 +111,14 @@ TEST_CASE("wakeups: under steady load the decode thread drains once per buffers.
     REQUIRE(vt::wait_status(last) == 0);
     ++spawned;
   }
-  const uint64_t woken = voluntary_switches(*decode) - before;
+  const uint64_t woken = voluntary_switches(watched.decode) - before;
   // About 20 drains at the 100 ms bound, plus the 1, 2, 4 ... 64 ms steps that lead to it. With the
   // default bound of 10 ms it woke about 200 times.
   INFO("decode thread woken " << woken << " times in 2 s of " << spawned << " helpers");
   CHECK(spawned > 100);
   CHECK(woken < 60);
 
-  const Event exit = stream.wait_for(vt::all_of({vt::kind_is(EVENT_KIND_EXIT), vt::pid_is(static_cast<uint32_t>(last))}),
-                                     "the exit of the last helper");
+  const Event exit = watched.stream.wait_for(
+      vt::all_of({vt::kind_is(EVENT_KIND_EXIT), vt::pid_is(static_cast<uint32_t>(last))}), "the exit of the last helper");
   CHECK(exit.exit().exit_code() == 0);
 }

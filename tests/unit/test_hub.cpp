@@ -697,6 +697,22 @@ std::unique_ptr<v1::Sensor::Stub> small_window_stub(const std::string& socket_pa
       grpc::CreateCustomChannel("unix:" + socket_path, grpc::InsecureChannelCredentials(), args));
 }
 
+// A SubscribeBatches stream on a small-window connection, its StreamStart read, that reads no more
+// unless the test does.
+struct SlowReader {
+  Call call;
+  std::unique_ptr<v1::Sensor::Stub> stub;
+  std::unique_ptr<grpc::ClientReader<v1::EventBatch>> reader;
+
+  explicit SlowReader(LocalServer& local) : stub(small_window_stub(local.socket_path())) {
+    reader = stub->SubscribeBatches(&call.context, v1::SubscribeRequest());
+    local.wait_subscribers(1);
+    v1::EventBatch batch;
+    REQUIRE(reader->Read(&batch));
+    REQUIRE(batch.events(0).kind() == v1::EVENT_KIND_STREAM_START);
+  }
+};
+
 // An exec event with a 256 KiB argument: a few fill a small-window stream's transport buffers.
 v1::Event big_event() {
   v1::Event big = exec_event(1);
@@ -785,13 +801,9 @@ TEST_CASE("server: a SubscribeBatches message stops before 1 MiB: a larger event
 
 TEST_CASE("server: a slow SubscribeBatches reader gets the Loss in place of what its queue dropped") {
   LocalServer local(4, 0);
-  Call call;
-  auto stub = small_window_stub(local.socket_path());
-  auto reader = stub->SubscribeBatches(&call.context, v1::SubscribeRequest());
-  local.wait_subscribers(1);
+  SlowReader slow(local);
+  auto& reader = slow.reader;
   v1::EventBatch batch;
-  REQUIRE(reader->Read(&batch));
-  REQUIRE(batch.events(0).kind() == v1::EVENT_KIND_STREAM_START);
 
   // Large events the client does not read: the transport's buffers fill, the server's write blocks,
   // and the queue of 4 overflows.
@@ -858,12 +870,7 @@ TEST_CASE("server: SubscribeBatches refuses a bad filter as Subscribe does, and 
 
 TEST_CASE("server: stop ends a SubscribeBatches stream whose client stopped reading") {
   LocalServer local(4, 0);
-  Call call;
-  auto stub = small_window_stub(local.socket_path());
-  auto reader = stub->SubscribeBatches(&call.context, v1::SubscribeRequest());
-  local.wait_subscribers(1);
-  v1::EventBatch batch;
-  REQUIRE(reader->Read(&batch));
+  SlowReader slow(local);
 
   // The client reads no more: the server's write stays in flight, and its queue overflows.
   const v1::Event big = big_event();
