@@ -175,7 +175,7 @@ EventPtr Subscription::pop_locked() {
   return event;
 }
 
-size_t Subscription::next_batch(std::vector<EventPtr>& out, size_t max_events, std::chrono::milliseconds timeout) {
+size_t Subscription::take_batch(std::vector<EventPtr>& out, size_t max_events) {
   // Loss events are made once the lock is released, as next() does: the publishing thread offers
   // under this lock. Their slots are held by nullptr meanwhile.
   struct Loss {
@@ -187,8 +187,7 @@ size_t Subscription::next_batch(std::vector<EventPtr>& out, size_t max_events, s
   const size_t first = out.size();
   max_events = std::max<size_t>(max_events, 1);
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [this] { return !queue_.empty() || pending_loss_ > 0 || closed_; });
+    std::lock_guard<std::mutex> lock(mu_);
     while (out.size() - first < max_events) {
       if (queue_.empty()) {
         // The queue drained after drops: announce them now rather than when the next event comes.

@@ -39,14 +39,14 @@ class Subscription {
   // before the drops, before the first event queued after them. Returns nullptr on timeout or once
   // closed and drained.
   EventPtr next(std::chrono::milliseconds timeout);
-  // The same stream, taken several events at a time: waits up to `timeout` until anything is
-  // queued, then appends to `out` at once what is there, at most `max_events` (at least 1; Loss
-  // events included, in the same places next() would return them). Never waits for more. Returns
-  // how many were appended: 0 on timeout or once closed and drained.
-  size_t next_batch(std::vector<EventPtr>& out, size_t max_events, std::chrono::milliseconds timeout);
+  // The same stream, taken several events at a time and without waiting: appends to `out` what is
+  // queued, at most `max_events` (at least 1; Loss events included, in the same places next() would
+  // return them). Returns how many were appended: 0 when nothing is queued. The listener says when
+  // to call it again.
+  size_t take_batch(std::vector<EventPtr>& out, size_t max_events);
   void close();
   bool closed() const;
-  // For a consumer that does not wait in next()/next_batch(): called whenever the hub has queued
+  // For a consumer that does not wait in next() (take_batch()'s): called whenever the hub has queued
   // events or closed the subscription, on the hub's caller's thread, with no lock of the hub's or
   // the queue's held. set_listener(nullptr) returns only once no call is running, so the listener's
   // owner may go away after it.

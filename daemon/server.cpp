@@ -337,7 +337,7 @@ class Server::BatchStream final : public grpc::ServerWriteReactor<v1::EventBatch
     if (next_ == events_.size()) {
       events_.clear();
       next_ = 0;
-      if (subscription_->next_batch(events_, kBatchEvents, std::chrono::milliseconds(0)) == 0) {
+      if (subscription_->take_batch(events_, kBatchEvents) == 0) {
         if (subscription_->closed()) end(kStopping);
         return;
       }

@@ -417,14 +417,14 @@ TEST_CASE("a replay longer than the subscriber queue is delivered whole") {
 }
 
 // ---------------------------------------------------------------------------------------------
-// next_batch: what SubscribeBatches sends, several events per message.
+// take_batch: what SubscribeBatches sends, several events per message.
 
 namespace {
 
 // One batch, without waiting when nothing is queued.
 std::vector<EventPtr> batch_of(Subscription& subscription, size_t max_events) {
   std::vector<EventPtr> events;
-  subscription.next_batch(events, max_events, 0ms);
+  subscription.take_batch(events, max_events);
   return events;
 }
 
@@ -446,13 +446,13 @@ std::string describe_stream(const std::vector<EventPtr>& events) {
 
 }  // namespace
 
-TEST_CASE("next_batch takes everything queued at once, StreamStart first, in stream order") {
+TEST_CASE("take_batch takes everything queued at once, StreamStart first, in stream order") {
   Hub hub(64, 0, 1 << 20, "run-a");
   auto subscription = hub.subscribe(v1::SubscribeRequest(), 0, 1);
   for (int i = 0; i < 5; ++i) hub.publish(exec_event(1));
 
   std::vector<EventPtr> events;
-  REQUIRE(subscription->next_batch(events, 256, 0ms) == 6);
+  REQUIRE(subscription->take_batch(events, 256) == 6);
   CHECK(events[0]->kind() == v1::EVENT_KIND_STREAM_START);
   CHECK(seqs_of({events.begin() + 1, events.end()}) == std::vector<uint64_t>{1, 2, 3, 4, 5});
   CHECK(subscription->status().delivered() == 5);  // StreamStart is not an event delivered
@@ -460,17 +460,17 @@ TEST_CASE("next_batch takes everything queued at once, StreamStart first, in str
   CHECK(batch_of(*subscription, 256).empty());
 }
 
-TEST_CASE("next_batch appends to what the caller holds") {
+TEST_CASE("take_batch appends to what the caller holds") {
   Hub hub(64, 0, 1 << 20, "run-a");
   auto subscription = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
   hub.publish(exec_event(1));
   std::vector<EventPtr> events{nullptr};
-  CHECK(subscription->next_batch(events, 256, 0ms) == 1);
+  CHECK(subscription->take_batch(events, 256) == 1);
   REQUIRE(events.size() == 2);
   CHECK(events[1]->seq() == 1);
 }
 
-TEST_CASE("next_batch takes at most max_events: the rest comes with the next batch") {
+TEST_CASE("take_batch takes at most max_events: the rest comes with the next batch") {
   Hub hub(64, 0, 1 << 20, "run-a");
   auto subscription = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
   for (int i = 0; i < 7; ++i) hub.publish(exec_event(1));
@@ -482,34 +482,45 @@ TEST_CASE("next_batch takes at most max_events: the rest comes with the next bat
   CHECK(seqs_of(batch_of(*subscription, 0)) == std::vector<uint64_t>{8});
 }
 
-TEST_CASE("next_batch does not wait for a batch to fill") {
-  Hub hub(64, 0, 1 << 20, "run-a");
-  auto subscription = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
-  hub.publish(exec_event(1));
-  // One event queued, room for 256, an hour to wait: it returns with the one at once.
-  auto taken = std::async(std::launch::async, [&] {
-    std::vector<EventPtr> events;
-    subscription->next_batch(events, 256, 1h);
-    return events;
+TEST_CASE("the listener runs once the hub has queued events for it, with the hub unlocked") {
+  Hub hub(2, 0, 1 << 20, "run-a");
+  v1::SubscribeRequest only_exits;
+  only_exits.add_kinds(v1::EVENT_KIND_EXIT);
+  auto subscription = subscribe_live(hub, only_exits, 0, 1);
+  std::vector<EventPtr> taken;
+  int calls = 0;
+  subscription->set_listener([&] {
+    ++calls;
+    hub.next_seq();  // takes the hub's lock: this would deadlock under publish()'s
+    subscription->take_batch(taken, 256);
   });
-  REQUIRE(taken.wait_for(10s) == std::future_status::ready);
-  CHECK(seqs_of(taken.get()) == std::vector<uint64_t>{1});
 
-  // Waiting on an empty queue: the first event published wakes it.
-  auto waiting = std::async(std::launch::async, [&] {
-    std::vector<EventPtr> events;
-    subscription->next_batch(events, 256, 1h);
-    return events;
-  });
-  std::this_thread::sleep_for(50ms);
+  // Not for it (the filter): no call.
   hub.publish(exec_event(1));
-  REQUIRE(waiting.wait_for(10s) == std::future_status::ready);
-  const auto events = waiting.get();
-  REQUIRE_FALSE(events.empty());
-  CHECK(events.front()->seq() == 2);
+  CHECK(calls == 0);
+  // For it: one call for the batch, which finds the events queued.
+  std::vector<v1::Event> two;
+  two.push_back(process_event(v1::EVENT_KIND_EXIT, 1, "/bin/x"));
+  two.push_back(process_event(v1::EVENT_KIND_EXIT, 2, "/bin/x"));
+  auto published = std::async(std::launch::async, [&] { hub.publish(two); });
+  REQUIRE(published.wait_for(10s) == std::future_status::ready);
+  CHECK(calls == 1);
+  CHECK(seqs_of(taken) == std::vector<uint64_t>{2, 3});
+
+  // A full queue queues nothing, so no call: the Loss comes with the next batch taken.
+  subscription->set_listener([&] { ++calls; });
+  for (uint32_t pid : {3, 4, 5}) hub.publish(process_event(v1::EVENT_KIND_EXIT, pid, "/bin/x"));
+  CHECK(calls == 3);  // the two that fitted
+  // Cleared: no more calls.
+  subscription->set_listener(nullptr);
+  const std::string loss_of_6 =
+      "loss(" + std::to_string(v1::LOSS_PLACE_SUBSCRIBER) + ",1," + std::to_string(v1::EVENT_KIND_EXIT) + ") ";
+  CHECK(describe_stream(batch_of(*subscription, 256)) == "4 5 " + loss_of_6);
+  hub.publish(process_event(v1::EVENT_KIND_EXIT, 6, "/bin/x"));
+  CHECK(calls == 3);
 }
 
-TEST_CASE("next_batch puts a loss where the events are missing, between the events around it") {
+TEST_CASE("take_batch puts a loss where the events are missing, between the events around it") {
   Hub hub(2, 0, 1 << 20, "run-a");
   auto subscription = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
   hub.publish(exec_event(1));                                            // seq 1, queued
@@ -567,12 +578,12 @@ TEST_CASE("batches of any size give the stream next() gives, drops and all") {
     // Each reads as much as its batch size allows: the same number of stream entries for both.
     const size_t size = sizes[round++ % sizes.size()];
     std::vector<EventPtr> batch;
-    batched->next_batch(batch, size, 0ms);
+    batched->take_batch(batch, size);
     for (const EventPtr& event : batch) by_batch.push_back(event);
     for (size_t i = 0; i < batch.size(); ++i) by_next.push_back(single->next(0ms));
   }
   for (const EventPtr& event : drain(*single)) by_next.push_back(event);
-  for (std::vector<EventPtr> batch; batched->next_batch(batch, 3, 0ms) > 0; batch.clear()) {
+  for (std::vector<EventPtr> batch; batched->take_batch(batch, 3) > 0; batch.clear()) {
     for (const EventPtr& event : batch) by_batch.push_back(event);
   }
   CHECK(describe_stream(by_batch) == describe_stream(by_next));
@@ -594,25 +605,18 @@ TEST_CASE("a resuming subscriber's batches carry StreamStart, the replay, then l
   CHECK(subscription->status().dropped() == 0);
 }
 
-TEST_CASE("close_all ends next_batch for waiting subscribers after their backlog") {
+TEST_CASE("close_all calls the listener; the backlog is still taken, then nothing") {
   Hub hub(8, 0, 1 << 20, "run-a");
-  auto waiting = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
-  auto with_backlog = subscribe_live(hub, v1::SubscribeRequest(), 0, 2);
+  auto subscription = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
   hub.publish(exec_event(1));
-  REQUIRE(batch_of(*waiting, 256).size() == 1);
-
-  auto waited = std::async(std::launch::async, [&] {
-    std::vector<EventPtr> events;
-    return waiting->next_batch(events, 256, 1h);
-  });
-  std::this_thread::sleep_for(50ms);
+  int calls = 0;
+  subscription->set_listener([&] { ++calls; });
   hub.close_all();
-  REQUIRE(waited.wait_for(10s) == std::future_status::ready);
-  CHECK(waited.get() == 0);  // woken by the close, not by its hour-long timeout
-
+  CHECK(calls == 1);
+  CHECK(subscription->closed());
   std::vector<EventPtr> events;
-  CHECK(with_backlog->next_batch(events, 256, 1h) == 1);
-  CHECK(with_backlog->next_batch(events, 256, 1h) == 0);
+  CHECK(subscription->take_batch(events, 256) == 1);
+  CHECK(subscription->take_batch(events, 256) == 0);
 }
 
 // ---------------------------------------------------------------------------------------------
