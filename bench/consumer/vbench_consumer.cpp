@@ -170,9 +170,10 @@ class Consumer {
     std::string error;
     bool drained = false;
     uint64_t previous_received = UINT64_MAX;
-    // vajrad drains its rings at most 10 ms after a record arrives, and an exec may wait up to
-    // hash.max_wait_ms for its hash, so "drained" needs the kernel counters to stand still across a
-    // few of those periods and every published event to be here.
+    // vajrad drains its rings at most buffers.batch_delay_ms after a record arrives (10 ms by default,
+    // up to 100 in the harness's sweep), and an exec may wait up to hash.max_wait_ms for its hash, so
+    // "drained" needs the kernel counters to stand still across a few 80 ms looks and every published
+    // event to be here.
     int still = 0;
     while (std::chrono::steady_clock::now() < until) {
       if (!status(now, error)) break;
