@@ -275,21 +275,12 @@ class Server::BatchStream final : public grpc::ServerWriteReactor<v1::EventBatch
       return;
     }
     const int fd = connection_fd(context->peer()).value_or(-1);
-    {
-      // Checked under the lock that stop() takes to cancel streams, so none slips past it.
-      std::lock_guard<std::mutex> streams_lock(server_.streams_mu_);
-      if (server_.stopping_) {
-        end(kStopping);
-        return;
-      }
-      server_.streams_.emplace(context, fd);
-      registered_ = true;
+    if (!server_.register_stream(context, fd)) {
+      end(kStopping);
+      return;
     }
-    const std::optional<Peer> peer = server_.peer_of(fd);
-    if (!peer) spdlog::warn("subscriber on unknown connection '{}'", context->peer());
-    subscription_ = server_.hub_.subscribe(request, peer ? peer->uid : kUnknownId, peer ? peer->pid : kUnknownId);
-    spdlog::info("subscriber {} connected: uid {} pid {}", subscription_->id(), peer ? peer->uid : kUnknownId,
-                 peer ? peer->pid : kUnknownId);
+    registered_ = true;
+    subscription_ = server_.open_subscription(request, fd, context->peer());
     subscription_->set_listener([this] { send_next(); });
     send_next();
   }
@@ -314,18 +305,9 @@ class Server::BatchStream final : public grpc::ServerWriteReactor<v1::EventBatch
   void OnDone() override {
     if (subscription_) {
       subscription_->set_listener(nullptr);  // waits out a publisher's call into send_next
-      server_.hub_.unsubscribe(subscription_);
-      const v1::SubscriberStatus final_status = subscription_->status();
-      spdlog::info("subscriber {} left: {} delivered, {} dropped", subscription_->id(), final_status.delivered(),
-                   final_status.dropped());
+      server_.close_subscription(subscription_);
     }
-    if (registered_) {
-      {
-        std::lock_guard<std::mutex> lock(server_.streams_mu_);
-        server_.streams_.erase(context_);
-      }
-      server_.streams_ended_.notify_all();
-    }
+    if (registered_) server_.deregister_stream(context_);
     delete this;
   }
 
@@ -419,23 +401,12 @@ class Server::SensorService final
   grpc::Status serve(grpc::ServerContext* context, const v1::SubscribeRequest& request, Deliver deliver) {
     if (grpc::Status status = validate(request); !status.ok()) return status;
     const int fd = connection_fd(context->peer()).value_or(-1);
-    {
-      // Checked under the lock that stop() takes to cancel streams, so none slips past it.
-      std::lock_guard<std::mutex> lock(server_.streams_mu_);
-      if (server_.stopping_) return kStopping;
-      server_.streams_.emplace(context, fd);
-    }
+    if (!server_.register_stream(context, fd)) return kStopping;
     // Leaves the list however stream() ends, so that stop() never waits for a stream gone.
     struct Deregister {
       Server& server;
       grpc::ServerContext* context;
-      ~Deregister() {
-        {
-          std::lock_guard<std::mutex> lock(server.streams_mu_);
-          server.streams_.erase(context);
-        }
-        server.streams_ended_.notify_all();
-      }
+      ~Deregister() { server.deregister_stream(context); }
     } deregister{server_, context};
     return stream(context, fd, request, deliver);
   }
@@ -443,12 +414,7 @@ class Server::SensorService final
   template <typename Deliver>
   grpc::Status stream(grpc::ServerContext* context, int fd, const v1::SubscribeRequest& request,
                       Deliver& deliver) {
-    const std::optional<Peer> peer = server_.peer_of(fd);
-    if (!peer) spdlog::warn("subscriber on unknown connection '{}'", context->peer());
-    const uint32_t uid = peer ? peer->uid : kUnknownId;
-    const uint32_t pid = peer ? peer->pid : kUnknownId;
-    std::shared_ptr<Subscription> subscription = server_.hub_.subscribe(request, uid, pid);
-    spdlog::info("subscriber {} connected: uid {} pid {}", subscription->id(), uid, pid);
+    std::shared_ptr<Subscription> subscription = server_.open_subscription(request, fd, context->peer());
 
     grpc::Status result = grpc::Status::OK;
     while (!context->IsCancelled()) {
@@ -466,10 +432,7 @@ class Server::SensorService final
       if (delivery == Delivery::kGone) break;
     }
 
-    server_.hub_.unsubscribe(subscription);
-    const v1::SubscriberStatus final_status = subscription->status();
-    spdlog::info("subscriber {} left: {} delivered, {} dropped", subscription->id(),
-                 final_status.delivered(), final_status.dropped());
+    server_.close_subscription(subscription);
     return result;
   }
 
@@ -659,6 +622,40 @@ void Server::admit(int fd) {
   spdlog::debug("accepted connection on {} from uid {} pid {}", config_.path, peer.uid, peer.pid);
   // gRPC owns the fd from here and closes it when the connection ends.
   grpc::AddInsecureChannelFromFd(grpc_server_.get(), fd);
+}
+
+bool Server::register_stream(grpc::ServerContextBase* context, int fd) {
+  // Checked under the lock that stop() takes to cancel streams, so none slips past it.
+  std::lock_guard<std::mutex> lock(streams_mu_);
+  if (stopping_) return false;
+  streams_.emplace(context, fd);
+  return true;
+}
+
+void Server::deregister_stream(grpc::ServerContextBase* context) {
+  {
+    std::lock_guard<std::mutex> lock(streams_mu_);
+    streams_.erase(context);
+  }
+  streams_ended_.notify_all();
+}
+
+std::shared_ptr<Subscription> Server::open_subscription(const v1::SubscribeRequest& request, int fd,
+                                                        const std::string& grpc_peer) {
+  const std::optional<Peer> peer = peer_of(fd);
+  if (!peer) spdlog::warn("subscriber on unknown connection '{}'", grpc_peer);
+  const uint32_t uid = peer ? peer->uid : kUnknownId;
+  const uint32_t pid = peer ? peer->pid : kUnknownId;
+  std::shared_ptr<Subscription> subscription = hub_.subscribe(request, uid, pid);
+  spdlog::info("subscriber {} connected: uid {} pid {}", subscription->id(), uid, pid);
+  return subscription;
+}
+
+void Server::close_subscription(const std::shared_ptr<Subscription>& subscription) {
+  hub_.unsubscribe(subscription);
+  const v1::SubscriberStatus final_status = subscription->status();
+  spdlog::info("subscriber {} left: {} delivered, {} dropped", subscription->id(), final_status.delivered(),
+               final_status.dropped());
 }
 
 std::optional<Server::Peer> Server::peer_of(int fd) const {

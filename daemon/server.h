@@ -57,6 +57,14 @@ class Server {
   void accept_loop();
   void admit(int fd);
   std::optional<Peer> peer_of(int fd) const;
+  // Streams of either kind (Subscribe, SubscribeBatches). A stream is listed, so that stop() can end
+  // it, unless the server is stopping (then false); it leaves the list however it ends.
+  bool register_stream(grpc::ServerContextBase* context, int fd);
+  void deregister_stream(grpc::ServerContextBase* context);
+  // The stream's subscription to the hub, and its end, logged with the peer on connection `fd`.
+  std::shared_ptr<Subscription> open_subscription(const v1::SubscribeRequest& request, int fd,
+                                                  const std::string& grpc_peer);
+  void close_subscription(const std::shared_ptr<Subscription>& subscription);
   // Shuts an admitted connection down under gRPC's feet, failing the writes it is blocked in.
   void hang_up(int fd) const;
 
