@@ -241,6 +241,21 @@ void read_bridge(const Value& v, BridgeConfig& bridge) {
   });
 }
 
+CpuPolicy read_cpu_policy(const Value& v) {
+  const std::string name = read_string(v);
+  if (name == "batch") return CpuPolicy::kBatch;
+  if (name == "inherit") return CpuPolicy::kInherit;
+  const std::vector<std::string_view> names{"batch", "inherit"};
+  const std::string_view suggestion = closest(name, names);
+  v.fail("expected one of " + join(names) + ", got " + describe(v.node) +
+         (suggestion.empty() ? "" : " (did you mean '" + std::string(suggestion) + "'?)"));
+}
+
+void read_scheduler(const Value& v, SchedulerConfig& scheduler) {
+  const Section s(v, {"policy"});
+  s.read("policy", scheduler.policy, read_cpu_policy);
+}
+
 void read_log(const Value& v, std::string& log_level) {
   const Section s(v, {"level"});
   s.read("level", log_level, read_log_level);
@@ -315,7 +330,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
   Config config;
   config.source = source;
   const Section top(Value{&doc, "", root},
-                    {"socket", "events", "process", "hash", "buffers", "network", "files", "bridge", "log"});
+                    {"socket", "events", "process", "hash", "buffers", "network", "files", "bridge", "scheduler", "log"});
   top.read_into("socket", config.socket, read_socket);
   top.read_into("events", config.events, read_events);
   top.read_into("process", config.process, read_process);
@@ -324,6 +339,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
   top.read_into("network", config.network, read_network);
   top.read_into("files", config.files, read_files);
   top.read_into("bridge", config.bridge, read_bridge);
+  top.read_into("scheduler", config.scheduler, read_scheduler);
   top.read_into("log", config.log_level, read_log);
   check_ring_holds_exec(doc, root, config);
   return config;

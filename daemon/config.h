@@ -110,6 +110,16 @@ struct BridgeConfig {
   std::string state_dir = "/var/lib/vajra/bridge";  // the stream cursor, kept across relaunches
 };
 
+// How vajrad's threads are scheduled (daemon/scheduling.h).
+enum class CpuPolicy {
+  kBatch,    // SCHED_BATCH: the same CPU share, but a woken thread does not preempt the running task
+  kInherit,  // whatever vajrad was started with, e.g. systemd's CPUSchedulingPolicy=
+};
+
+struct SchedulerConfig {
+  CpuPolicy policy = CpuPolicy::kBatch;
+};
+
 struct Config {
   std::string source;  // file the config came from; empty for built-in defaults
   SocketConfig socket;
@@ -120,6 +130,7 @@ struct Config {
   NetworkConfig network;
   FilesConfig files;
   BridgeConfig bridge;
+  SchedulerConfig scheduler;
   std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
 };
 

@@ -491,6 +491,7 @@ std::string format_status_text(const v1::StatusResponse& status, uint64_t now_ns
   appendf(out, "  config       %s\n",
           status.config_path().empty() ? "built-in defaults" : status.config_path().c_str());
   appendf(out, "  instance     %s\n", status.daemon_instance().c_str());
+  if (!status.cpu_policy().empty()) appendf(out, "  cpu policy   %s\n", status.cpu_policy().c_str());
   appendf(out, "  next seq     %llu\n", ull(status.next_seq()));
   appendf(out, "  replay       %llu of %llu events retained for resuming subscribers (%llu KiB)\n",
           ull(status.replay_retained()), ull(status.replay_capacity()), ull(status.replay_bytes() / 1024));

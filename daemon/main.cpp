@@ -21,6 +21,7 @@
 #include "proc_reader.h"
 #include "probes.h"
 #include "process_cache.h"
+#include "scheduling.h"
 #include "server.h"
 #include "version.h"
 
@@ -133,6 +134,10 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   spdlog::info("vajrad {} starting ({})", VAJRA_VERSION,
                config.source.empty() ? "built-in defaults" : "config " + config.source);
+  // Before any thread starts, so that all of them inherit it. Not fatal: the sensor works either way.
+  if (const std::string error = vajra::apply_cpu_policy(config.scheduler.policy); !error.empty())
+    spdlog::warn("scheduler.policy: {}; running with policy {}", error, vajra::current_cpu_policy());
+  const std::string cpu_policy = vajra::current_cpu_policy();
 
   // Signals are taken synchronously by the main thread; every thread started below inherits the mask.
   sigset_t signals;
@@ -172,6 +177,7 @@ int main(int argc, char** argv) {
     s.set_started_ns(started_ns);
     s.set_kernel_release(release);
     s.set_config_path(config.source);
+    s.set_cpu_policy(cpu_policy);
     for (auto& feature : probes.features()) *s.add_features() = std::move(feature);
     for (auto& probe : probes.probe_status()) *s.add_probes() = std::move(probe);
     pipeline.fill_status(s);
@@ -212,7 +218,7 @@ int main(int argc, char** argv) {
           spdlog::info("files: {} watch categories in force", fresh.files.categories.size());
       }
       spdlog::info("config reloaded from {}: log level and file watch lists applied; socket, probe, "
-                   "network and buffer settings take effect at the next start",
+                   "network, buffer and scheduler settings take effect at the next start",
                    fresh.source.empty() ? "built-in defaults" : fresh.source);
     } catch (const vajra::ConfigError& e) {
       files.reload_failed(std::string("config reload refused: ") + e.what());

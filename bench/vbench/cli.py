@@ -125,6 +125,7 @@ def measure_everything(args, machine, work, workloads, res):
     res["vajra_status_at_start"] = vstatus
     probes = (vstatus or {}).get("probes", [])
     res["vajra_families"] = sorted({pr.get("family", "?") for pr in probes if pr.get("state") == "PROBE_STATE_LOADED"})
+    res["vajra_cpu_policy"] = (vstatus or {}).get("cpu_policy", "")
     res["vajra_probes"] = [f"{pr.get('family')}/{pr.get('name')}: {pr.get('state', '').replace('PROBE_STATE_', '')}"
                            for pr in probes]
     summary, rss_mb = summarize(samples, workloads, teardowns)

@@ -44,7 +44,8 @@ def write_markdown(path, res):
     L.append(f"Machine: {info['cpus']} vCPU {info['cpu_model']}, {info['mem_gib']} GiB, {info['os']}, Linux "
              f"{info['kernel']} ({info['virtualization']}); commit {info['git']}. {res['rounds']} rounds, conditions "
              f"interleaved (order rotated each round); medians of per-round ratios against no sensor. "
-             f"Vajra families loaded: {', '.join(res['vajra_families']) or 'unknown'}.")
+             f"Vajra families loaded: {', '.join(res['vajra_families']) or 'unknown'}; vajrad's scheduling "
+             f"policy: {res.get('vajra_cpu_policy') or 'not reported'}.")
     if (res.get("build") or {}).get("source_newer_than_binary"):
         res.setdefault("warnings", []).append("source files changed after the binaries measured were built "
                                               f"({res['build']['built']}): "
@@ -370,7 +371,8 @@ def update_readme(res, out_dir, md_text):
     block = (f"<!-- bench:begin (written by bench/harness.py --update-readme) -->\n"
              f"Latest run: {res['date']}, {info['cpus']} vCPU {info['cpu_model']}, {info['mem_gib']} GiB, "
              f"Linux {info['kernel']} ({info['virtualization']}), {info['os']}, source {info['git']}, "
-             f"{res['rounds']} rounds; Vajra families loaded: {', '.join(res.get('vajra_families', []))}. "
+             f"{res['rounds']} rounds; Vajra families loaded: {', '.join(res.get('vajra_families', []))}; "
+             f"vajrad's scheduling policy: {res.get('vajra_cpu_policy') or 'not reported'}. "
              f"Reproduce with `sudo bench/run.sh`; method and how to read it in "
              f"[docs/benchmarks.md](docs/benchmarks.md); everything else (throughput ramp, callgrind, "
              f"profiles, warnings) in [{rel}/results.md]({rel}/results.md).\n\n"

@@ -1,6 +1,7 @@
 // Status: probe states with their attach points, per-kind counters that follow real events, the
-// subscriber list, and a probe turned off in the config.
+// subscriber list, a probe turned off in the config, and the threads' scheduling policy.
 #include <dirent.h>
+#include <sched.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,19 @@ const ProbeStatus* probe(const StatusResponse& status, const std::string& name) 
     if (p.name() == name) return &p;
   }
   return nullptr;
+}
+
+// The thread ids of process `pid`.
+std::set<std::string> task_ids(pid_t pid) {
+  std::set<std::string> ids;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* tasks = opendir(dir.c_str());
+  REQUIRE(tasks != nullptr);
+  while (dirent* entry = readdir(tasks)) {
+    if (entry->d_name[0] != '.') ids.insert(entry->d_name);
+  }
+  closedir(tasks);
+  return ids;
 }
 
 std::map<EventKind, KindCounters> counters(const StatusResponse& status) {
@@ -159,19 +173,37 @@ TEST_CASE("status: calls do not start threads in vajrad") {
   // poller, started and ended a thread for every call).
   REQUIRE_KERNEL();
   vt::Daemon daemon;
-  auto task_ids = [&] {
-    std::set<std::string> ids;
-    const std::string dir = "/proc/" + std::to_string(daemon.pid()) + "/task";
-    DIR* tasks = opendir(dir.c_str());
-    REQUIRE(tasks != nullptr);
-    while (dirent* entry = readdir(tasks)) {
-      if (entry->d_name[0] != '.') ids.insert(entry->d_name);
-    }
-    closedir(tasks);
-    return ids;
-  };
   daemon.status();  // the first call may set up what later ones reuse
-  const std::set<std::string> before = task_ids();
+  const std::set<std::string> before = task_ids(daemon.pid());
   for (int i = 0; i < 20; ++i) daemon.status();
-  CHECK(task_ids() == before);
+  CHECK(task_ids(daemon.pid()) == before);
+}
+
+TEST_CASE("status: every vajrad thread runs with scheduler.policy") {
+  REQUIRE_KERNEL();
+  // vajrad inherits this process's policy; make it the kernel's default, so that `inherit` and
+  // `batch` differ whatever the test runner was started with.
+  const sched_param param{};
+  REQUIRE(sched_setscheduler(0, SCHED_OTHER, &param) == 0);
+  // The policies of all of vajrad's threads, once a stream and Status calls have started gRPC's.
+  auto policies = [](vt::Daemon& daemon) {
+    vt::EventStream stream(daemon);
+    daemon.status();
+    std::set<int> found;
+    for (const std::string& tid : task_ids(daemon.pid())) {
+      const int policy = sched_getscheduler(std::stoi(tid));
+      if (policy >= 0) found.insert(policy);  // -1: the thread ended since the listing
+    }
+    return found;
+  };
+  SECTION("batch by default") {
+    vt::Daemon daemon;
+    CHECK(policies(daemon) == std::set<int>{SCHED_BATCH});
+    CHECK(daemon.status().cpu_policy() == "batch");
+  }
+  SECTION("inherit keeps the policy vajrad was started with") {
+    vt::Daemon daemon("scheduler:\n  policy: inherit\n");
+    CHECK(policies(daemon) == std::set<int>{SCHED_OTHER});
+    CHECK(daemon.status().cpu_policy() == "other");
+  }
 }

@@ -85,6 +85,7 @@ void check_same_settings(const Config& actual, const Config& expected) {
   CHECK(actual.bridge.retention_seconds == expected.bridge.retention_seconds);
   CHECK(actual.bridge.max_rows == expected.bridge.max_rows);
   CHECK(actual.bridge.state_dir == expected.bridge.state_dir);
+  CHECK(actual.scheduler.policy == expected.scheduler.policy);
   CHECK(actual.log_level == expected.log_level);
 }
 
@@ -221,7 +222,8 @@ TEST_CASE("config: unknown keys are errors, with the nearest known key suggested
       error_of("\n\nhash:\n  colour: blue\n") ==
       "t.yaml:4: hash.colour: unknown key; known keys here: enabled, max_file_size, max_wait_ms, cache_size");
   CHECK(error_of("level: info\n") ==
-        "t.yaml:1: level: unknown key; known keys here: socket, events, process, hash, buffers, network, files, bridge, log");
+        "t.yaml:1: level: unknown key; known keys here: socket, events, process, hash, buffers, network, files, bridge, scheduler, "
+        "log");
 }
 
 TEST_CASE("config: a key given twice is an error at its second place", "[config]") {
@@ -394,6 +396,17 @@ TEST_CASE("config: env_allow holds variable names", "[config]") {
   CHECK(error_of("process:\n  env_allow: [\"A B\"]\n") == "t.yaml:2: process.env_allow[0]: 'A B'" + rule);
 }
 
+TEST_CASE("config: scheduler.policy is batch or inherit", "[config]") {
+  CHECK(parse_config("", "t.yaml").scheduler.policy == CpuPolicy::kBatch);
+  CHECK(parse_config("scheduler:\n  policy: inherit\n", "t.yaml").scheduler.policy == CpuPolicy::kInherit);
+  CHECK(parse_config("scheduler:\n  policy: batch\n", "t.yaml").scheduler.policy == CpuPolicy::kBatch);
+  CHECK(error_of("log:\n  level: info\nscheduler:\n  policy: bacth\n") ==
+        "t.yaml:4: scheduler.policy: expected one of batch, inherit, got 'bacth' (did you mean 'batch'?)");
+  CHECK(error_of("scheduler:\n  policy: [batch]\n") ==
+        "t.yaml:2: scheduler.policy: expected a string, got a list");
+  CHECK(error_of("scheduler:\n  nice: 5\n") == "t.yaml:2: scheduler.nice: unknown key; known keys here: policy");
+}
+
 TEST_CASE("config: log.level is one of spdlog's names", "[config]") {
   for (const char* level : {"trace", "debug", "info", "warn", "warning", "err", "error", "critical", "off"}) {
     CHECK(parse_config(std::string("log:\n  level: ") + level + "\n", "t.yaml").log_level == level);
@@ -442,7 +455,7 @@ TEST_CASE("config: an unnamed source still gives a place", "[config]") {
   } catch (const ConfigError& e) {
     CHECK(std::string(e.what()) ==
           "<config text>:1: bogus: unknown key; known keys here: socket, events, process, "
-          "hash, buffers, network, files, bridge, log");
+          "hash, buffers, network, files, bridge, scheduler, log");
   }
 }
 

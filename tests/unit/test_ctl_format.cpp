@@ -166,6 +166,7 @@ TEST_CASE("status report shows each section") {
   status.set_version("0.1.0");
   status.set_started_ns(kTime);
   status.set_kernel_release("6.18.0");
+  status.set_cpu_policy("batch");
   status.set_next_seq(501);
   v1::ProbeStatus* probe = status.add_probes();
   probe->set_family("process");
@@ -210,6 +211,7 @@ TEST_CASE("status report shows each section") {
   CHECK(text.find("started      " + kTimeText + " (up 1h02m03s)\n") != std::string::npos);
   CHECK(text.find("config       built-in defaults\n") != std::string::npos);
   CHECK(text.find("next seq     501\n") != std::string::npos);
+  CHECK(text.find("  cpu policy   batch\n") != std::string::npos);
   CHECK(text.find("  replay       40 of 8192 events retained for resuming subscribers (2 KiB)\n") != std::string::npos);
   CHECK(text.find("  pipeline     7 events waiting for fan-out (3 KiB)\n") != std::string::npos);
   CHECK(text.find("  ringbuf                      yes") != std::string::npos);
