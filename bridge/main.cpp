@@ -18,6 +18,7 @@
 #include <thrift/TOutput.h>
 
 #include "config.h"
+#include "scheduling.h"
 #include "cursor_file.h"
 #include "manager_client.h"
 #include "options.h"
@@ -116,6 +117,10 @@ int run(const Options& options) {
     return 2;
   }
   setup_logging(config, options.verbose);
+  // Before the Thrift and stream threads start. Not fatal: the tables work either way.
+  if (const std::string error = vajra::apply_cpu_policy(config.scheduler.policy); !error.empty())
+    spdlog::warn("scheduler.policy: {}", error);
+  spdlog::debug("scheduling policy {}", vajra::current_cpu_policy());
   const std::string daemon_socket = !options.daemon_socket.empty()        ? options.daemon_socket
                                     : !config.bridge.daemon_socket.empty() ? config.bridge.daemon_socket
                                                                            : config.socket.path;

@@ -110,7 +110,7 @@ struct BridgeConfig {
   std::string state_dir = "/var/lib/vajra/bridge";  // the stream cursor, kept across relaunches
 };
 
-// How vajrad's threads are scheduled (daemon/scheduling.h).
+// How the threads of vajrad and of the osquery bridge are scheduled (daemon/scheduling.h).
 enum class CpuPolicy {
   kBatch,    // SCHED_BATCH: the same CPU share, but a woken thread does not preempt the running task
   kInherit,  // whatever vajrad was started with, e.g. systemd's CPUSchedulingPolicy=

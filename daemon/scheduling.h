@@ -1,4 +1,4 @@
-// vajrad's CPU scheduling policy (scheduler.policy), set once at start-up.
+// The CPU scheduling policy of vajrad and of the osquery bridge (scheduler.policy), set once at start-up.
 #pragma once
 
 #include <string>

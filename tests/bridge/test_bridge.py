@@ -626,5 +626,33 @@ class Privileges(BridgeTest):
         self.assertNotEqual(status["daemon_error"], "")
 
 
+class Scheduling(BridgeTest):
+    def thread_policies(self):
+        pid = self.world.launcher.pid()
+        policies = set()
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                policies.add(os.sched_getscheduler(int(tid)))
+            except ProcessLookupError:  # the thread ended since the listing
+                pass
+        return policies
+
+    def setUp(self):
+        super().setUp()
+        # The bridge inherits the launcher's policy, which is this process's: make it the kernel's
+        # default, so that batch and inherit differ whatever the tests were started with.
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+    def test_every_bridge_thread_runs_sched_batch_by_default(self):
+        self.start_all()
+        self.assertEqual(self.thread_policies(), {os.SCHED_BATCH})
+
+    def test_inherit_keeps_the_launchers_policy(self):
+        with open(self.world.config_path, "a") as f:
+            f.write("scheduler:\n  policy: inherit\n")
+        self.start_all()
+        self.assertEqual(self.thread_policies(), {os.SCHED_OTHER})
+
+
 if __name__ == "__main__":
     harness.main()
