@@ -18,12 +18,12 @@
 #include <thrift/TOutput.h>
 
 #include "config.h"
-#include "scheduling.h"
 #include "cursor_file.h"
 #include "manager_client.h"
 #include "options.h"
 #include "privileges.h"
 #include "registration.h"
+#include "scheduling.h"
 #include "table_set.h"
 #include "thrift_server.h"
 

@@ -330,7 +330,8 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
   Config config;
   config.source = source;
   const Section top(Value{&doc, "", root},
-                    {"socket", "events", "process", "hash", "buffers", "network", "files", "bridge", "scheduler", "log"});
+                    {"socket", "events", "process", "hash", "buffers", "network", "files", "bridge", "scheduler",
+                     "log"});
   top.read_into("socket", config.socket, read_socket);
   top.read_into("events", config.events, read_events);
   top.read_into("process", config.process, read_process);
