@@ -112,7 +112,7 @@ struct BridgeConfig {
 
 // How the threads of vajrad and of the osquery bridge are scheduled (daemon/scheduling.h).
 enum class CpuPolicy {
-  kBatch,    // SCHED_BATCH: the same CPU share, but a woken thread does not preempt the running task
+  kBatch,    // SCHED_BATCH: the same weight, but a woken thread does not preempt the running task
   kInherit,  // as the process was started, e.g. by systemd's CPUSchedulingPolicy= or by osqueryd
 };
 
