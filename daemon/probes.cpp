@@ -481,7 +481,8 @@ struct ProbeSet::Impl {
   ~Impl() {
     if (waiter >= 0) close(waiter);
     if (wake_fd >= 0) close(wake_fd);
-    ring_buffer__free(rings);  // before the maps it reads go away with the families
+    ring_buffer__free(process_rings);  // before the maps they read go away with the families
+    ring_buffer__free(rings);
     detach_all();
     loaded.clear();
   }
@@ -517,7 +518,11 @@ struct ProbeSet::Impl {
   std::vector<v1::KernelFeature> features;
   std::vector<v1::ProbeStatus> status;
   std::vector<std::unique_ptr<LoadedFamily>> loaded;
+  // The process family's ring on its own, so that it can be read alone (consume_process_ring()), and
+  // every other family's.
+  ring_buffer* process_rings = nullptr;
   ring_buffer* rings = nullptr;
+  bool reading_process_ring = false;
   // wait() sleeps on this epoll set: every family's ring, and wake_fd for interrupt().
   int waiter = -1;
   int wake_fd = -1;
@@ -691,9 +696,10 @@ bool ProbeSet::Impl::add_ring(LoadedFamily& family) {
   }
   family.idle_flag = static_cast<uint32_t*>(mapped);
   LibbpfCapture capture;
-  if (!rings) {
-    rings = ring_buffer__new(events_fd, &Impl::on_record, this, nullptr);
-    if (!rings) {
+  ring_buffer*& manager = family.name == "process" ? process_rings : rings;
+  if (!manager) {
+    manager = ring_buffer__new(events_fd, &Impl::on_record, this, nullptr);
+    if (!manager) {
       const int err = errno;
       spdlog::error("probes: family {}: {}", family.name,
                     summarize_failure("creating the ring buffer poller", err, capture.text()));
@@ -701,7 +707,7 @@ bool ProbeSet::Impl::add_ring(LoadedFamily& family) {
     }
     return true;
   }
-  const int err = ring_buffer__add(rings, events_fd, &Impl::on_record, this);
+  const int err = ring_buffer__add(manager, events_fd, &Impl::on_record, this);
   if (err) {
     spdlog::error("probes: family {}: {}", family.name,
                   summarize_failure("adding its ring buffer to the poller", err, capture.text()));
@@ -758,13 +764,24 @@ bool ProbeSet::start(RecordHandler handler) {
     spdlog::info("kernel feature {}: {} ({})", f.name(), f.available() ? "yes" : "no", f.detail());
 
   for (const FamilySpec& family : families()) impl_->load_family(family);
-  if (impl_->rings && !impl_->make_waiter()) return false;
+  if ((impl_->process_rings || impl_->rings) && !impl_->make_waiter()) return false;
   return !impl_->loaded.empty();
 }
 
 int ProbeSet::consume() {
-  if (!impl_->rings) return -ENODEV;
-  return ring_buffer__consume(impl_->rings);
+  if (!impl_->process_rings && !impl_->rings) return -ENODEV;
+  const int processes = consume_process_ring();
+  if (processes < 0 || !impl_->rings) return processes;
+  const int others = ring_buffer__consume(impl_->rings);
+  return others < 0 ? others : processes + others;
+}
+
+int ProbeSet::consume_process_ring() {
+  if (!impl_->process_rings || impl_->reading_process_ring) return 0;
+  impl_->reading_process_ring = true;
+  const int consumed = ring_buffer__consume(impl_->process_rings);
+  impl_->reading_process_ring = false;
+  return consumed;
 }
 
 void ProbeSet::signal_next_record(bool on) {
