@@ -73,6 +73,10 @@ std::optional<Hasher::Pending> Enricher::enrich(DecodedEvent& decoded) {
 const CachedProcess* Enricher::fill_from_cache(DecodedEvent& decoded) {
   v1::Process& process = *decoded.event.mutable_process();
   const CachedProcess* entry = cache_.find(process.pid(), decoded.start_boottime_ns);
+  if (!entry && catch_up_) {
+    catch_up_();
+    entry = cache_.find(process.pid(), decoded.start_boottime_ns);
+  }
   bool proc_gone = false;
   if (!entry) {
     // Never seen (cache evicted it, or its exec was lost): procfs still knows it while it lives.

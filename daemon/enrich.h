@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -32,6 +33,12 @@ class Enricher {
   // Enriches `decoded` in place. Returns the exe hash to attach when the process's executable is
   // known; the publisher decides how long it may wait for it.
   std::optional<Hasher::Pending> enrich(DecodedEvent& decoded);
+
+  // Called when an event's process is not in the cache, before /proc is read for it: vajrad reads
+  // the process family's ring there, where a short-lived process's fork and exec records may still
+  // wait (the records of different families are not ordered among themselves). It may enrich other
+  // events meanwhile.
+  void set_catch_up(std::function<void()> catch_up) { catch_up_ = std::move(catch_up); }
 
  private:
   struct CgroupInfo {
@@ -52,6 +59,7 @@ class Enricher {
   const std::string cgroup2_mount_;
   const uint32_t own_mnt_ns_;
   std::unordered_map<uint64_t, CgroupInfo> cgroups_;  // cgroup id -> path and container
+  std::function<void()> catch_up_;
   std::vector<const std::string*> ancestry_wire_;  // the event's ancestors in wire form, while it is enriched
 };
 

@@ -60,13 +60,17 @@ Pipeline::Pipeline(const Config& config, ProbeSet& probes, Hub& hub, Hasher& has
                    BootClock& clock, FileWatch& files)
     : config_(config),
       probes_(probes),
-      cache_(cache),
       hub_(hub),
       clock_(clock),
       decoder_(config.process, clock),
       enricher_(config.process, cache, hasher, clock),
       dns_(kDnsPendingQueries, kDnsQueryExpiryNs),
-      files_(files) {}
+      files_(files) {
+  // Each family has its own ring, so a short-lived process can fork, exec, open a file and exit
+  // between the reads of the process ring and the file ring: its file record comes first, and /proc
+  // no longer knows it. Reading the process ring on a cache miss decodes its fork and exec first.
+  enricher_.set_catch_up([this] { probes_.consume_process_ring(); });
+}
 
 Pipeline::~Pipeline() { stop(); }
 
@@ -139,7 +143,6 @@ void Pipeline::wait_for_records(std::chrono::steady_clock::time_point until) {
 }
 
 void Pipeline::on_record(const void* data, size_t size) {
-  read_process_ring_first(data, size);
   Item item;
   DecodedEvent decoded;
   std::string error;
@@ -167,20 +170,6 @@ void Pipeline::on_record(const void* data, size_t size) {
   item.event = std::move(decoded.event);
   staged_.push_back(std::move(item));
   if (staged_.size() >= kHandOverEvents) hand_over();
-}
-
-void Pipeline::read_process_ring_first(const void* data, size_t size) {
-  // Each family has its own ring. A short-lived process can fork, exec, open a file and exit between
-  // the moment the process ring is read and the moment the file ring is: its file record then comes
-  // first, its fork and exec wait for the next drain, and /proc no longer knows it, so the event
-  // would carry no exe or argv. A record of a process the cache does not hold has them read first.
-  if (size < sizeof(vj_record_header) + sizeof(vj_task)) return;  // the decoder reports it
-  vj_record_header header;
-  std::memcpy(&header, data, sizeof(header));
-  if (header.kind != VJ_REC_FILE && header.kind != VJ_REC_SOCKET && header.kind != VJ_REC_DNS) return;
-  vj_task task;
-  std::memcpy(&task, static_cast<const char*>(data) + sizeof(header), sizeof(task));
-  if (cache_.find(task.pid, task.start_boottime_ns) == nullptr) probes_.consume_process_ring();
 }
 
 void Pipeline::hand_over() {

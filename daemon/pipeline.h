@@ -62,9 +62,6 @@ class Pipeline {
   };
 
   void decode_loop();
-  // Before a file, socket or DNS record of a process the cache does not hold: reads the process
-  // family's ring, where that process's fork and exec records may still wait.
-  void read_process_ring_first(const void* data, size_t size);
   // Sleeps until the kernel signals records (ProbeSet::wait), stop(), or `until`.
   void wait_for_records(std::chrono::steady_clock::time_point until);
   // Passes the records staged by on_record on: published right here when publish_here() can, else moved
@@ -82,7 +79,6 @@ class Pipeline {
 
   const Config& config_;
   ProbeSet& probes_;
-  ProcessCache& cache_;
   Hub& hub_;
   BootClock& clock_;
   Decoder decoder_;

@@ -34,9 +34,9 @@ class ProbeSet {
   // first. Returns records consumed, or a negative errno.
   int consume();
   // Hands the records now in the process family's ring to the handler. For a handler that meets a
-  // file or socket record of a process it has not seen: that process's fork and exec records may
-  // have landed after the process ring was read in this consume(). Called from the handler while it
-  // handles another family's record; does nothing when called while the process ring is being read.
+  // record of a process it has not seen: that process's fork and exec records may have landed after
+  // the process ring was read in this consume(). Called from the handler while it handles a record;
+  // does nothing when that record came from the process ring itself.
   int consume_process_ring();
   // Asks the kernel to signal the next record (on), or only a ring's pending data crossing an eighth
   // of the ring (off, the default). See bpf/emit.bpf.h.
