@@ -6,6 +6,10 @@
 // Prints {"ready":true} once the probes are attached and the processes alive then are copied to
 // FILE.proc/ (replaced if it exists), records until SIGINT/SIGTERM, then writes FILE (see
 // record_file.h) and prints one JSON line with what it recorded.
+//
+//   vbench-record --discard [--config FILE]
+// The harness's "probes only" condition: the same probes and kernel filters, with the rings drained
+// and every record dropped, so a workload pays what attaching costs and the least a reader can add.
 #include <signal.h>
 
 #include <atomic>
@@ -32,19 +36,22 @@ void on_signal(int) { stop = true; }
 
 int main(int argc, char** argv) {
   std::string out_path, config_path;
+  bool discard = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--out" && i + 1 < argc) {
       out_path = argv[++i];
+    } else if (arg == "--discard") {
+      discard = true;
     } else if (arg == "--config" && i + 1 < argc) {
       config_path = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: vbench-record --out FILE [--config FILE]\n");
+      std::fprintf(stderr, "usage: vbench-record (--out FILE | --discard) [--config FILE]\n");
       return 2;
     }
   }
-  if (out_path.empty()) {
-    std::fprintf(stderr, "vbench-record: --out is required\n");
+  if (out_path.empty() == !discard) {
+    std::fprintf(stderr, "vbench-record: give one of --out FILE and --discard\n");
     return 2;
   }
   vajra::Config config;
@@ -61,10 +68,14 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
 
   std::vector<std::string> records;
+  unsigned long long discarded = 0;
   std::map<unsigned, unsigned long long> per_kind;
   vajra::ProbeSet probes(config);
   if (!probes.start([&](const void* data, size_t size) {
-        records.emplace_back(static_cast<const char*>(data), size);
+        if (discard)
+          ++discarded;
+        else
+          records.emplace_back(static_cast<const char*>(data), size);
         if (size >= sizeof(vj_record_header)) ++per_kind[static_cast<const vj_record_header*>(data)->kind];
       })) {
     std::fprintf(stderr, "vbench-record: no probe could be loaded\n");
@@ -77,27 +88,32 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "vbench-record: files: %s (file events are not recorded)\n", error.c_str());
   }
   // After the probes attach, so that every process is either in the snapshot or seen starting.
-  const std::string snapshot = vbench::proc_snapshot_dir(out_path);
-  std::error_code ignored;
-  std::filesystem::remove_all(snapshot, ignored);
   std::string error;
-  const int snapshotted = vbench::snapshot_proc(snapshot, error);
-  if (snapshotted < 0) std::fprintf(stderr, "vbench-record: %s (the replay will not seed its cache)\n", error.c_str());
+  int snapshotted = 0;
+  if (!discard) {
+    const std::string snapshot = vbench::proc_snapshot_dir(out_path);
+    std::error_code ignored;
+    std::filesystem::remove_all(snapshot, ignored);
+    snapshotted = vbench::snapshot_proc(snapshot, error);
+    if (snapshotted < 0) std::fprintf(stderr, "vbench-record: %s (the replay will not seed its cache)\n", error.c_str());
+  }
   std::printf("{\"ready\":true}\n");
   std::fflush(stdout);
+  // Every 10 ms, as vajrad drains under load at its default batch_delay_ms (a ring an eighth full
+  // wakes it sooner); an error waits too, rather than spinning.
   while (!stop) {
-    if (probes.consume() <= 0) probes.wait(50);  // an error waits too, rather than spinning
+    if (probes.consume() <= 0) probes.wait(10);
   }
   probes.consume();
 
-  if (!vbench::write_records(out_path, records, error)) {
+  if (!discard && !vbench::write_records(out_path, records, error)) {
     std::fprintf(stderr, "vbench-record: %s\n", error.c_str());
     return 1;
   }
   unsigned long long drops = 0;
   for (uint64_t d : probes.kernel_drops()) drops += d;
-  std::printf("{\"records\":%zu,\"kernel_drops\":%llu,\"processes_snapshotted\":%d,\"per_record_kind\":{",
-              records.size(), drops, snapshotted);
+  std::printf("{\"records\":%llu,\"kernel_drops\":%llu,\"processes_snapshotted\":%d,\"per_record_kind\":{",
+              discard ? discarded : static_cast<unsigned long long>(records.size()), drops, snapshotted);
   bool first = true;
   for (const auto& [kind, count] : per_kind) {
     std::printf("%s\"%u\":%llu", first ? "" : ",", kind, count);

@@ -39,7 +39,9 @@ def parse_args():
     p.add_argument("--dns-n", type=int, default=12000)
     p.add_argument("--mixed-fraction", type=float, default=0.5, help="mixed runs every workload at this fraction")
     p.add_argument("--workloads", default="exec,file-unwatched,file-watched,net,dns,mixed")
-    p.add_argument("--conditions", default="none,vajra,auditd")
+    p.add_argument("--conditions", default="none,probes,vajra,auditd",
+                   help="none: no sensor; probes: vajrad's probes with a reader that drops every record "
+                        "(the floor under Vajra); vajra; auditd")
     p.add_argument("--vajra-set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra vajrad setting, e.g. buffers.pipeline_queue=131072 (repeatable)")
     p.add_argument("--config-template", default=None,

@@ -1,7 +1,8 @@
-"""The conditions a workload runs under: no sensor, Vajra (vajrad with its generated config, a
-vbench-consumer reading the stream and the osquery bridge holding the tables) and auditd (osquery's
-rules), each with setup, the start and drain of a measurement window, and a full teardown; and the
-audit baseline between conditions."""
+"""The conditions a workload runs under: no sensor, probes only (vajrad's probes and kernel filters
+with a reader that drops every record), Vajra (vajrad with its generated config, a vbench-consumer
+reading the stream and the osquery bridge holding the tables) and auditd (osquery's rules), each with
+setup, the start and drain of a measurement window, and a full teardown; and the audit baseline
+between conditions."""
 
 import json
 import os
@@ -90,6 +91,52 @@ def generate_vajra_config(path, socket_path, overrides, threads=False, template=
     if dropped:
         log(f"WARNING config/vajra.yaml has keys this vajrad does not know, left out: {', '.join(dropped)}")
     return cfg
+
+
+class ProbesOnly:
+    """vajrad's probes, attached with the Vajra condition's config (the same families and kernel
+    filters), under vbench-record --discard: it drains the rings every 10 ms and drops every record.
+    What a workload pays here is what attaching these probes costs, plus the least a reader can add:
+    the floor under any user space built on them."""
+    name = "probes"
+    label = "probes only"
+
+    def __init__(self, args, work):
+        self.args, self.work = args, work
+        self.config = f"{work}/probes.yaml"
+        self.proc = None
+
+    def setup(self):
+        generate_vajra_config(self.config, f"{self.work}/probes.sock", self.args.vajra_set, False,
+                              self.args.config_template, self.args.bin("vajrad"), f"{self.work}/watched")
+        self.proc = subprocess.Popen([self.args.bin("vbench-record"), "--discard", "--config", self.config],
+                                     stdout=subprocess.PIPE, stderr=open(f"{self.work}/probes.log", "a"), text=True)
+        line = self.proc.stdout.readline()
+        if not line or not json.loads(line).get("ready"):
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError(f"vbench-record --discard did not attach the probes, see {self.work}/probes.log")
+
+    def sensor_pids(self):
+        return [self.proc.pid]
+
+    def before(self):
+        pass
+
+    def drain(self, workload):
+        return {}
+
+    def teardown(self):
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = self.proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        lines = out.strip().splitlines()
+        read = json.loads(lines[-1]) if lines else {}
+        return {"exit_code": self.proc.returncode, "records": read.get("records"),
+                "kernel_drops": read.get("kernel_drops")}
 
 
 class Vajra:

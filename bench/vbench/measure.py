@@ -3,7 +3,7 @@ consumer's and the osquery bridge's CPU, what the sensor delivered, with retries
 took the machine) and the interleaved rounds of every condition and workload."""
 
 from .common import log
-from .conditions import Auditd, NoSensor, Vajra
+from .conditions import Auditd, NoSensor, ProbesOnly, Vajra
 from .procfs import CLK_TCK, CpuMeter, find_pids_by_comm, machine_cpu
 
 
@@ -69,6 +69,7 @@ def rotate(items, k):
 def run_rounds(args, machine, work, workloads):
     conditions = {
         "none": lambda: NoSensor(),
+        "probes": lambda: ProbesOnly(args, work),
         "vajra": lambda: Vajra(args, work),
         "auditd": lambda: Auditd(args, work, workloads.watched),
     }

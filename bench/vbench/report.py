@@ -57,12 +57,12 @@ def write_markdown(path, res):
     L.append("")
     L.append("## Overhead")
     L.append("")
-    L.append("| workload | ops | bare wall | Vajra wall | auditd wall | Vajra machine CPU | auditd machine CPU |"
-             " Vajra CPU/event | auditd CPU/event | Vajra delivered / generated | auditd logged / expected |"
-             " Vajra latency p50 / p99 |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    L.append("| workload | ops | bare wall | probes-only wall | Vajra wall | auditd wall | Vajra machine CPU |"
+             " auditd machine CPU | Vajra CPU/event | auditd CPU/event | Vajra delivered / generated |"
+             " auditd logged / expected | Vajra latency p50 / p99 |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for w, row in s.items():
-        v, a = row.get("vajra", {}), row.get("auditd", {})
+        v, a, po = row.get("vajra", {}), row.get("auditd", {}), row.get("probes", {})
         if row.get("ops") is None:
             continue
 
@@ -87,10 +87,13 @@ def write_markdown(path, res):
             if a.get("lost"):
                 ad += f", {a['lost']} lost"
         lat = "–" if v.get("latency_p50_ms") is None else f"{v['latency_p50_ms']:.0f} / {v['latency_p99_ms']:.0f} ms"
-        L.append(f"| {w} | {row['ops']:,} | {fmt(row['none_wall_s'], '{:.2f} s')} | {ov(v)} | {ov(a)} | {cr(v)} | "
+        L.append(f"| {w} | {row['ops']:,} | {fmt(row['none_wall_s'], '{:.2f} s')} | {ov(po)} | {ov(v)} | {ov(a)} | {cr(v)} | "
                  f"{cr(a)} | {ue(v)} | {ue(a)} | {vd} | {ad} | {lat} |")
     L.append("")
-    L.append("Wall: median overhead against no sensor (min…max over rounds). Machine CPU: busy time of the whole "
+    L.append("Wall: median overhead against no sensor (min…max over rounds). Probes only: vajrad's probes and "
+             "kernel filters under the same config, with a reader that drains the rings every 10 ms and drops "
+             "every record (`vbench-record --discard`), no daemon and no subscriber: what attaching costs, the "
+             "floor under Vajra's wall. Machine CPU: busy time of the whole "
              "machine (/proc/stat) from workload start until the sensor has delivered or logged everything, as "
              "a ratio to no sensor. CPU/event: the sensor's own CPU (vajrad; auditd + kauditd) per event it "
              "delivered (Vajra: every event on the stream; auditd: syscall events logged under the benchmark's "
@@ -117,8 +120,8 @@ def write_markdown(path, res):
     L.append("")
     L.append("## Targets")
     L.append("")
-    L.append("| target | goal | measured | |")
-    L.append("|---|---|---:|---|")
+    L.append("| target | goal | measured | probes only (floor) | |")
+    L.append("|---|---|---:|---:|---|")
     for c in res["targets"]:
         m = c["measured"]
         if m is None:
@@ -132,7 +135,9 @@ def write_markdown(path, res):
         else:
             val = f"{m:.1f} {c['unit']}"
         mark = "–" if c["met"] is None else ("met" if c["met"] else "**missed**")
-        L.append(f"| {c['target']} | {c['goal']} | {val} | {mark} |")
+        fl = c.get("floor")
+        floor = "–" if not fl else f"{fl['median']:+.1f} % ({fl['min']:+.1f}…{fl['max']:+.1f})"
+        L.append(f"| {c['target']} | {c['goal']} | {val} | {floor} | {mark} |")
     process_kinds = {"EXEC", "EXEC_FAILED", "FORK", "EXIT"}
     # The unwatched file storm makes no events of its own on purpose; any other workload that does is
     # one vajrad has no probe for.
@@ -296,15 +301,17 @@ def plot(path, res):
     import matplotlib.pyplot as plt
     s = res["summary"]
     names = list(s.keys())
-    conds = [("vajra", "Vajra", "#1f77b4"), ("auditd", "auditd", "#d62728")]
+    conds = [("probes", "probes only", "#7f7f7f"), ("vajra", "Vajra", "#1f77b4"), ("auditd", "auditd", "#d62728")]
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
-    width = 0.38
     x = list(range(len(names)))
 
     def bars(ax, key, transform, title, ylabel, target=None, log=False):
-        for i, (c, label, color) in enumerate(conds):
+        # Only the conditions with a value here (probes only has no events, so no CPU per event).
+        shown = [c for c in conds if any(transform(s[w].get(c[0], {}).get(key)) is not None for w in names)]
+        width = 0.8 / max(1, len(shown))
+        for i, (c, label, color) in enumerate(shown):
             vals = [transform(s[w].get(c, {}).get(key)) for w in names]
-            pos = [xi + (i - 0.5) * width for xi in x]
+            pos = [xi + (i - (len(shown) - 1) / 2) * width for xi in x]
             ax.bar(pos, [v if v is not None else 0 for v in vals], width, label=label, color=color)
             for p, v in zip(pos, vals):
                 if v is not None:
