@@ -74,7 +74,8 @@ def build_info(args, until=None):
                                                           "daemon/config*", "daemon/watch_list*"),
         args.bin("vbench-consumer"): ("proto", "bench/consumer"),
         args.bin("vbench-load"): ("bench/load",),
-        args.bin("vbench-replay"): VAJRAD_SOURCES + ("bench/hotpath",),
+        args.bin("vbench-replay"): VAJRAD_SOURCES + ("bench/hotpath/vbench_replay.cpp", "bench/hotpath/record_file.h"),
+        args.bin("vbench-record"): VAJRAD_SOURCES + ("bench/hotpath/vbench_record.cpp", "bench/hotpath/record_file.h"),
     }
     changed, built = set(), {}
     for binary, dirs in sources.items():
