@@ -361,6 +361,15 @@ def bridge_note(res):
                f"its `vajra_status`)" if lost else "") + ". Details in results.md.\n\n")
 
 
+def probes_note(res):
+    """One sentence on the probes-only column for the README."""
+    if not any((row.get("probes") or {}).get("wall_ratio") is not None for row in res["summary"].values()):
+        return ""
+    return ("Probes only: vajrad's probes and kernel filters with a reader that drops every record, no daemon "
+            "and no subscriber. It is the floor under Vajra's wall time: a target below it is out of reach for "
+            "any user space on these probes.\n\n")
+
+
 def update_readme(res, out_dir, md_text):
     """Rewrites only the benchmark section at the end of README.md (between its markers): machine and
     date, the overhead and targets tables, the plot."""
@@ -383,7 +392,7 @@ def update_readme(res, out_dir, md_text):
              f"Reproduce with `sudo bench/run.sh`; method and how to read it in "
              f"[docs/benchmarks.md](docs/benchmarks.md); everything else (throughput ramp, callgrind, "
              f"profiles, warnings) in [{rel}/results.md]({rel}/results.md).\n\n"
-             f"{table('Overhead')}\n\n{bridge_note(res)}{table('Targets')}\n\n![overhead]({rel}/overhead.png)\n"
+             f"{table('Overhead')}\n\n{probes_note(res)}{bridge_note(res)}{table('Targets')}\n\n![overhead]({rel}/overhead.png)\n"
              f"<!-- bench:end -->")
     if "<!-- bench:begin" in text:
         text = re.sub(r"<!-- bench:begin.*?<!-- bench:end -->", lambda _: block, text, flags=re.S)
