@@ -15,7 +15,7 @@ from . import __doc__ as DESCRIPTION
 from .common import ROOT, log
 from .conditions import audit_baseline
 from .hotpath import callgrind
-from .machine import Machine, build_info, machine_info
+from .machine import Machine, build_info, drop_dentries, machine_info
 from .measure import run_rounds
 from .profiles import profile
 from .ramps import RATES, ramp
@@ -172,6 +172,7 @@ def main():
     os.makedirs(work)
     os.makedirs(args.out, exist_ok=True)
     subprocess.run(["bash", os.path.join(ROOT, "scripts", "kernel-setup.sh")], check=False)
+    negative = drop_dentries()
 
     machine = Machine(args)
     machine.wait_clean("start")
@@ -182,7 +183,8 @@ def main():
     workloads = Workloads(args, work)
     res = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M %Z").strip(), "machine": machine_info(),
            "rounds": args.rounds, "workload_sizes": workloads.n, "mixed_fraction": args.mixed_fraction,
-           "targets_goal": TARGETS, "argv": sys.argv[1:], "build": build_info(args)}
+           "targets_goal": TARGETS, "argv": sys.argv[1:], "build": build_info(args),
+           "negative_dentries_at_start": negative}
     try:
         measure_everything(args, machine, work, workloads, res)
     finally:

@@ -61,6 +61,32 @@ def machine_info():
     return info
 
 
+def negative_dentries():
+    try:
+        with open("/proc/sys/fs/dentry-state") as f:
+            return int(f.read().split()[4])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def drop_dentries():
+    """Starts the run with the dentry and inode caches emptied. Negative dentries (one per name ever
+    unlinked) are only reclaimed under memory pressure, so on a machine with memory to spare they pile
+    up: 28 million here after a day of file storms, which made every path lookup slower and the bare
+    file storm take 1.7 s instead of 0.9 s. Returns the negative dentries before and after."""
+    before = negative_dentries()
+    run(["sync"], check=False)
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("2")
+    except OSError as e:
+        log(f"WARNING could not drop the dentry cache: {e}")
+    after = negative_dentries()
+    log(f"negative dentries at start: {before:,} → {after:,}" if before is not None and after is not None
+        else "negative dentries: /proc/sys/fs/dentry-state unreadable")
+    return {"before": before, "after": after}
+
+
 def build_info(args, until=None):
     """When the binaries measured were built, and whether a source file one of them is built from
     changed since (then the commit in machine_info is not what was measured). Compares file times, as

@@ -45,7 +45,10 @@ def write_markdown(path, res):
              f"{info['kernel']} ({info['virtualization']}); commit {info['git']}. {res['rounds']} rounds, conditions "
              f"interleaved (order rotated each round); medians of per-round ratios against no sensor. "
              f"Vajra families loaded: {', '.join(res['vajra_families']) or 'unknown'}; vajrad's scheduling "
-             f"policy: {res.get('vajra_cpu_policy') or 'not reported'}.")
+             f"policy: {res.get('vajra_cpu_policy') or 'not reported'}."
+             + (f" Negative dentries at the start: {nd['before']:,}, {nd['after']:,} after emptying the dentry "
+                f"cache (docs/benchmarks.md)." if (nd := res.get("negative_dentries_at_start") or {}).get("before")
+                is not None and nd.get("after") is not None else ""))
     if (res.get("build") or {}).get("source_newer_than_binary"):
         res.setdefault("warnings", []).append("source files changed after the binaries measured were built "
                                               f"({res['build']['built']}): "
