@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include <google/protobuf/arena.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
@@ -37,6 +38,9 @@
 namespace v1 = vajra::v1;
 
 namespace {
+
+// Arena blocks for parsed batches: a batch is at most about 1 MiB on the wire, a few times that parsed.
+constexpr size_t kBatchArenaBlock = 1 << 20;
 
 uint64_t boot_ns() {
   timespec ts{};
@@ -81,9 +85,16 @@ std::string json_map(const Map& m) {
   return out + "}";
 }
 
+// Per-kind counts, by kind number: named only when reported, not once per event.
+std::map<std::string, uint64_t> by_kind_name(const std::map<int, uint64_t>& counts) {
+  std::map<std::string, uint64_t> named;
+  for (const auto& [kind, count] : counts) named[kind_name(kind)] += count;
+  return named;
+}
+
 struct Window {
-  std::map<std::string, uint64_t> delivered;   // per kind, loss and stream-start excluded
-  std::map<std::string, uint64_t> attributed;  // per kind, events of the workload's process tree
+  std::map<int, uint64_t> delivered;   // per kind, loss and stream-start excluded
+  std::map<int, uint64_t> attributed;  // per kind, events of the workload's process tree
   std::map<std::string, uint64_t> lost;        // per place, from Loss events in the stream
   std::vector<uint32_t> latency_us;
   uint64_t messages = 0;       // events of every kind
@@ -101,12 +112,25 @@ class Consumer {
     grpc::Status status;
     if (batches_) {
       auto reader = stub_->SubscribeBatches(context_.get(), request);
-      v1::EventBatch batch;
-      while (reader->Read(&batch)) {
+      // Each batch is parsed into an arena and dropped whole, as the bridge does: a reused message
+      // would free and allocate every event's nested messages and strings one by one on each read,
+      // and the harness would charge that churn to the Vajra condition's wall time.
+      std::vector<char> first_block(kBatchArenaBlock);  // outlives the arena, which keeps it across resets
+      google::protobuf::ArenaOptions options;
+      options.initial_block = first_block.data();
+      options.initial_block_size = first_block.size();
+      options.max_block_size = kBatchArenaBlock;
+      google::protobuf::Arena arena(options);
+      while (true) {
+        auto* batch = google::protobuf::Arena::CreateMessage<v1::EventBatch>(&arena);
+        if (!reader->Read(batch)) break;
         const uint64_t now = boot_ns();
-        std::lock_guard<std::mutex> lock(mu_);
-        ++window_.grpc_messages;
-        for (const v1::Event& event : batch.events()) take(event, now);
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ++window_.grpc_messages;
+          for (const v1::Event& event : batch->events()) take(event, now);
+        }
+        arena.Reset();
       }
       status = reader->Finish();
     } else {
@@ -245,7 +269,8 @@ class Consumer {
         << ",\"status_error\":" << json_string(error) << ",\"messages\":" << w.messages
         << ",\"api\":" << (batches_ ? "\"SubscribeBatches\"" : "\"Subscribe\"")
         << ",\"grpc_messages\":" << w.grpc_messages
-        << ",\"delivered\":" << json_map(w.delivered) << ",\"attributed\":" << json_map(w.attributed)
+        << ",\"delivered\":" << json_map(by_kind_name(w.delivered))
+        << ",\"attributed\":" << json_map(by_kind_name(w.attributed))
         << ",\"loss_events\":" << json_map(w.lost) << ",\"latency_ms\":{\"samples\":" << w.latency_us.size()
         << ",\"p50\":" << pct(0.50) << ",\"p90\":" << pct(0.90) << ",\"p99\":" << pct(0.99)
         << ",\"max\":" << pct(1.0) << "},\"status_delta\":{\"received\":" << json_map(received)
@@ -262,9 +287,7 @@ class Consumer {
   void take(const v1::Event& event, uint64_t now) {
     ++window_.messages;
     if (event.seq() > last_seq_) last_seq_ = event.seq();
-    const std::string kind = kind_name(event.kind());
-    // Named, not numbered: the stream-start message is newer than some builds of the API.
-    if (kind == "STREAM_START") {
+    if (event.kind() == stream_start_kind_) {
       started_ = true;
       return;
     }
@@ -272,8 +295,8 @@ class Consumer {
       window_.lost[place_name(event.loss().place())] += event.loss().count();
       return;
     }
-    ++window_.delivered[kind];
-    if (attributed(event)) ++window_.attributed[kind];
+    ++window_.delivered[event.kind()];
+    if (attributed(event)) ++window_.attributed[event.kind()];
     if (event.ktime_ns() > 0 && now >= event.ktime_ns()) {
       const uint64_t us = (now - event.ktime_ns()) / 1000;
       window_.latency_us.push_back(static_cast<uint32_t>(std::min<uint64_t>(us, UINT32_MAX)));
@@ -293,6 +316,11 @@ class Consumer {
   std::unique_ptr<grpc::ClientContext> context_;
   const std::string attribute_exe_;
   const bool batches_;
+  // Looked up by name, not numbered: the stream-start message is newer than some builds of the API.
+  const int stream_start_kind_ = [] {
+    const auto* value = v1::EventKind_descriptor()->FindValueByName("EVENT_KIND_STREAM_START");
+    return value ? value->number() : -1;
+  }();
   std::mutex mu_;
   Window window_;
   uint64_t last_seq_ = 0;
