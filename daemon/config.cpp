@@ -147,7 +147,8 @@ constexpr uint64_t kMinCache = 1024, kMaxCache = 4194304;
 
 void read_process(const Value& v, ProcessConfig& process) {
   const Section s(
-      v, {"argv_max_bytes", "argv_max_args", "env_max_bytes", "env_allow", "cache_size", "ancestry_depth"});
+      v, {"argv_max_bytes", "argv_max_args", "env_max_bytes", "env_allow", "cache_size", "ancestry_depth",
+          "ancestry_argv_max_bytes"});
   s.read("argv_max_bytes", process.argv_max_bytes, u32_between(4096, VJ_ARGV_MAX));
   s.read("argv_max_args", process.argv_max_args, u32_between(1, 65536));
   s.read("env_max_bytes", process.env_max_bytes, u32_between(0, VJ_ENV_MAX));
@@ -155,6 +156,7 @@ void read_process(const Value& v, ProcessConfig& process) {
          [](const Value& list) { return read_list<std::string>(list, read_env_name); });
   s.read("cache_size", process.cache_size, u32_between(kMinCache, kMaxCache));
   s.read("ancestry_depth", process.ancestry_depth, u32_between(0, 64));
+  s.read("ancestry_argv_max_bytes", process.ancestry_argv_max_bytes, u32_between(0, VJ_ARGV_MAX));
 }
 
 void read_hash(const Value& v, HashConfig& hash) {

@@ -41,6 +41,7 @@ struct ProcessConfig {
   std::vector<std::string> env_allow{"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT"};
   uint32_t cache_size = 32768;      // processes kept in the LRU cache
   uint32_t ancestry_depth = 8;      // ancestors attached to each event
+  uint32_t ancestry_argv_max_bytes = 1024;  // of each ancestor's argv in an event's ancestry
 };
 
 struct HashConfig {

@@ -22,10 +22,10 @@ bool same_start(const CachedProcess& entry, uint64_t start_boottime_ns) {
   return (a > b ? a - b : b - a) <= kProcStartSlackNs;
 }
 
-void build_ancestor(const CachedProcess& entry, v1::Ancestor& ancestor) {
+void build_ancestor(const CachedProcess& entry, size_t argv_max_bytes, v1::Ancestor& ancestor) {
   ancestor.set_pid(entry.process.pid());
   ancestor.set_exe(entry.process.exe());
-  ancestor.mutable_argv()->CopyFrom(entry.process.argv());
+  ancestor.set_argv_truncated(!copy_ancestor_argv(entry.process.argv(), argv_max_bytes, *ancestor.mutable_argv()));
   ancestor.set_start_time_ns(entry.process.start_time_ns());
 }
 
@@ -41,6 +41,23 @@ void append_length_delimited(int number, const std::string& body, std::string& o
 }
 
 }  // namespace
+
+bool copy_ancestor_argv(const google::protobuf::RepeatedPtrField<std::string>& argv, size_t max_bytes,
+                        google::protobuf::RepeatedPtrField<std::string>& out) {
+  size_t used = 0;
+  for (const std::string& arg : argv) {
+    if (arg.size() < max_bytes - used) {  // the argument and its NUL fit
+      out.Add()->assign(arg);
+      used += arg.size() + 1;
+      continue;
+    }
+    size_t cut = max_bytes - used > 0 ? max_bytes - used - 1 : 0;
+    while (cut > 0 && (static_cast<unsigned char>(arg[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+    if (cut > 0) out.Add()->assign(arg, 0, cut);
+    return false;
+  }
+  return true;
+}
 
 ProcessCache::ProcessCache(size_t capacity, size_t recent_exits) : capacity_(capacity), recent_exits_(recent_exits) {}
 
@@ -222,16 +239,17 @@ bool ProcessCache::walk_ancestry(uint32_t ppid, uint64_t start_boottime_ns, uint
 }
 
 bool ProcessCache::fill_ancestry(uint32_t ppid, uint64_t start_boottime_ns, uint32_t depth, v1::Process& out) {
-  return walk_ancestry(ppid, start_boottime_ns, depth,
-                       [&out](const CachedProcess& entry) { build_ancestor(entry, *out.add_ancestry()); });
+  return walk_ancestry(ppid, start_boottime_ns, depth, [this, &out](const CachedProcess& entry) {
+    build_ancestor(entry, ancestor_argv_max_bytes_, *out.add_ancestry());
+  });
 }
 
 bool ProcessCache::collect_ancestry_wire(uint32_t ppid, uint64_t start_boottime_ns, uint32_t depth,
                                          std::vector<const std::string*>& out) {
-  return walk_ancestry(ppid, start_boottime_ns, depth, [&out](const CachedProcess& entry) {
+  return walk_ancestry(ppid, start_boottime_ns, depth, [this, &out](const CachedProcess& entry) {
     if (entry.ancestor_wire.empty()) {  // never empty once built: it holds at least the tag
       v1::Ancestor ancestor;
-      build_ancestor(entry, ancestor);
+      build_ancestor(entry, ancestor_argv_max_bytes_, ancestor);
       append_length_delimited(v1::Process::kAncestryFieldNumber, ancestor.SerializeAsString(), entry.ancestor_wire);
     }
     out.push_back(&entry.ancestor_wire);

@@ -39,10 +39,16 @@ struct CachedProcess {
   //  - image_wire: a v1::Process holding only tty, argv, argv_truncated, cwd, env and env_truncated,
   //    serialized; what every later event of this process copies from its exec.
   //  - ancestor_wire: this process as one element of a descendant's Process.ancestry: the field's
-  //    tag and length, then the serialized v1::Ancestor (pid, exe, argv, start time).
+  //    tag and length, then the serialized v1::Ancestor (pid, exe, argv as limited, start time).
   mutable std::string image_wire;
   mutable std::string ancestor_wire;
 };
+
+// Copies into `out` the arguments of `argv` that fit in `max_bytes`, each counted with its NUL as the
+// kernel lays argv out, then the start of the first one that does not fit, cut at a character
+// boundary (argv is valid UTF-8 by then). Returns false when anything was left out.
+bool copy_ancestor_argv(const google::protobuf::RepeatedPtrField<std::string>& argv, size_t max_bytes,
+                        google::protobuf::RepeatedPtrField<std::string>& out);
 
 class ProcessCache {
  public:
@@ -50,6 +56,10 @@ class ProcessCache {
   // no cached process descends from.
   explicit ProcessCache(size_t capacity, size_t recent_exits = kRecentExits);
   static constexpr size_t kRecentExits = 2048;
+
+  // Cuts each ancestor's argv in ancestries to `bytes` (see copy_ancestor_argv); no limit until set.
+  // Set before the first ancestry is built: the ancestor forms already built are not redone.
+  void limit_ancestor_argv(size_t bytes) { ancestor_argv_max_bytes_ = bytes; }
 
   // Adds every process under proc_root. Returns how many were added.
   size_t seed_from_proc(const BootClock& clock, const std::string& proc_root = "/proc");
@@ -98,6 +108,7 @@ class ProcessCache {
   void expire_old_exits();
 
   const size_t capacity_;
+  size_t ancestor_argv_max_bytes_ = SIZE_MAX;
   const size_t recent_exits_;
   Lru lru_;  // front = most recently used
   std::unordered_map<uint32_t, Lru::iterator> by_pid_;

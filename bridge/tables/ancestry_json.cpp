@@ -11,7 +11,7 @@ namespace {
 
 bool same(const v1::Ancestor& a, const v1::Ancestor& b) {
   return a.pid() == b.pid() && a.start_time_ns() == b.start_time_ns() && a.exe() == b.exe() &&
-         std::equal(a.argv().begin(), a.argv().end(), b.argv().begin(), b.argv().end());
+         a.argv_truncated() == b.argv_truncated() && std::equal(a.argv().begin(), a.argv().end(), b.argv().begin(), b.argv().end());
 }
 
 std::string write(const v1::Ancestor& ancestor) {
@@ -25,6 +25,7 @@ std::string write(const v1::Ancestor& ancestor) {
     for (const std::string& arg : argv) json.value(arg);
     json.end_array();
   }
+  if (ancestor.argv_truncated()) json.key("argv_truncated").value(uint64_t{1});  // osquery's 0/1, only when set
   if (ancestor.start_time_ns() != 0) json.key("start_time_ns").value(ancestor.start_time_ns());
   return json.end_object().take();
 }

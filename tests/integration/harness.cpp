@@ -277,7 +277,28 @@ void check_host_cgroup(const vajra::v1::Process& p, pid_t reference) {
   CHECK(p.container().pod_uid() == "");
 }
 
-void check_ancestry_from_proc(const vajra::v1::Process& p, size_t offset, pid_t first, uint32_t depth) {
+void check_ancestor_argv(const vajra::v1::Ancestor& got, const std::vector<std::string>& argv, size_t max_bytes) {
+  auto block_of = [](const auto& args) {
+    std::string block;
+    for (const std::string& arg : args) block.append(arg).push_back('\0');
+    return block;
+  };
+  const std::string want = block_of(argv), kept = block_of(got.argv());
+  INFO("argv of " << want.size() << " bytes against a limit of " << max_bytes << "; kept " << kept.size());
+  if (want.size() <= max_bytes) {
+    CHECK_FALSE(got.argv_truncated());
+    CHECK(kept == want);
+    return;
+  }
+  CHECK(got.argv_truncated());
+  CHECK(kept.size() <= max_bytes);
+  CHECK(kept.size() + 4 >= max_bytes);
+  // The last argument kept may be cut: all but its NUL is a prefix of the full block.
+  CHECK(want.compare(0, kept.size() - (kept.empty() ? 0 : 1), kept, 0, kept.size() - (kept.empty() ? 0 : 1)) == 0);
+}
+
+void check_ancestry_from_proc(const vajra::v1::Process& p, size_t offset, pid_t first, uint32_t depth,
+                              size_t argv_max_bytes) {
   struct Expected {
     uint32_t pid;
     std::string exe;
@@ -308,7 +329,7 @@ void check_ancestry_from_proc(const vajra::v1::Process& p, size_t offset, pid_t 
     INFO("ancestor " << offset + i << " (pid " << want.pid << ")");
     CHECK(got.pid() == want.pid);
     CHECK(got.exe() == want.exe);
-    CHECK(std::vector<std::string>(got.argv().begin(), got.argv().end()) == want.argv);
+    check_ancestor_argv(got, want.argv, argv_max_bytes);
     // /proc gives the start in clock ticks (10 ms): the daemon seeded it the same way.
     const uint64_t diff = got.start_time_ns() > want.start_ns ? got.start_time_ns() - want.start_ns
                                                               : want.start_ns - got.start_time_ns();

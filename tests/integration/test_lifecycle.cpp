@@ -78,6 +78,35 @@ void check_direct_helper(const Event& e, pid_t pid, const std::vector<std::strin
 
 }  // namespace
 
+TEST_CASE("ancestry: an ancestor's long argv is cut in its descendants' events and whole in its own") {
+  REQUIRE_KERNEL();
+  constexpr size_t kLimit = 256;
+  vt::Daemon daemon("process:\n  ancestry_argv_max_bytes: 256\n");
+  vt::EventStream stream(daemon, helper_events());
+
+  std::vector<std::string> argv{vt::helper_path(), "fork-child-exit", "0"};  // ignores what follows
+  for (int i = 0; argv.size() < 40; ++i) argv.push_back("--classpath-entry-" + std::to_string(i));
+  vt::Child helper(argv);
+  const pid_t child = static_cast<pid_t>(std::stol(helper.read_line()));
+  REQUIRE(helper.wait() == 0);
+
+  const Event child_exit = stream.wait_for(exit_of(child), "exit of the forked child");
+  const Event helper_exit = stream.wait_for(exit_of(helper.pid()), "exit of the helper");
+  INFO("child exit event: " << vt::to_json(child_exit));
+  const Process& p = child_exit.process();
+  CHECK(strings(p.argv()) == argv);  // the child's own argv (its parent's image) is whole
+  CHECK_FALSE(p.argv_truncated());
+  REQUIRE(p.ancestry_size() >= 2);
+  CHECK(p.ancestry(0).pid() == static_cast<uint32_t>(helper.pid()));
+  CHECK(p.ancestry(0).exe() == vt::helper_path());
+  vt::check_ancestor_argv(p.ancestry(0), argv, kLimit);
+  CHECK(p.ancestry(0).argv_truncated());  // 40 arguments do not fit in 256 bytes
+  vt::check_ancestry_from_proc(p, 1, getpid(), 8, kLimit);
+  // The helper's own event carries its argv whole.
+  CHECK(strings(helper_exit.process().argv()) == argv);
+  CHECK_FALSE(helper_exit.process().argv_truncated());
+}
+
 TEST_CASE("fork: the fork event names the child the helper printed and the child's exit follows") {
   REQUIRE_KERNEL();
   vt::Daemon daemon;
@@ -134,6 +163,7 @@ TEST_CASE("fork: the fork event names the child the helper printed and the child
     CHECK(p.ancestry(0).pid() == static_cast<uint32_t>(helper.pid()));
     CHECK(p.ancestry(0).exe() == vt::helper_path());
     CHECK(strings(p.ancestry(0).argv()) == argv);
+    CHECK_FALSE(p.ancestry(0).argv_truncated());
     CHECK(p.ancestry(0).start_time_ns() == fork.process().start_time_ns());
     CHECK(p.ancestry(1).pid() == static_cast<uint32_t>(getpid()));
     CHECK(p.ancestry(1).exe() == vt::self_exe());

@@ -44,6 +44,7 @@ void check_same_settings(const Config& actual, const Config& expected) {
   CHECK(actual.process.env_allow == expected.process.env_allow);
   CHECK(actual.process.cache_size == expected.process.cache_size);
   CHECK(actual.process.ancestry_depth == expected.process.ancestry_depth);
+  CHECK(actual.process.ancestry_argv_max_bytes == expected.process.ancestry_argv_max_bytes);
   CHECK(actual.hash.enabled == expected.hash.enabled);
   CHECK(actual.hash.max_file_size == expected.hash.max_file_size);
   CHECK(actual.hash.max_wait_ms == expected.hash.max_wait_ms);
@@ -157,6 +158,7 @@ process:
   env_allow: [PATH, _underscore, http_proxy2]
   cache_size: 4194304
   ancestry_depth: 0
+  ancestry_argv_max_bytes: 0
 hash:
   enabled: false
   max_file_size: 1099511627776
@@ -188,6 +190,7 @@ log:
   CHECK(config.process.env_allow == std::vector<std::string>{"PATH", "_underscore", "http_proxy2"});
   CHECK(config.process.cache_size == 4194304);
   CHECK(config.process.ancestry_depth == 0);
+  CHECK(config.process.ancestry_argv_max_bytes == 0);
   CHECK_FALSE(config.hash.enabled);
   CHECK(config.hash.max_file_size == (1ull << 40));
   CHECK(config.hash.max_wait_ms == 10000);
@@ -292,6 +295,8 @@ TEST_CASE("config: values out of range say the allowed range", "[config]") {
         "t.yaml:2: process.ancestry_depth: must be between 0 and 64, got 65");
   CHECK(error_of("process:\n  ancestry_depth: -1\n") ==
         "t.yaml:2: process.ancestry_depth: must be between 0 and 64, got -1");
+  CHECK(error_of("process:\n  ancestry_argv_max_bytes: 131073\n") ==
+        "t.yaml:2: process.ancestry_argv_max_bytes: must be between 0 and 131072, got 131073");
   CHECK(error_of("hash:\n  max_file_size: 1099511627777\n") ==
         "t.yaml:2: hash.max_file_size: must be between 0 and 1099511627776, got 1099511627777");
   CHECK(error_of("hash:\n  max_file_size: 99999999999999999999999\n") ==

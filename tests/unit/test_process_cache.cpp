@@ -215,6 +215,69 @@ TEST_CASE("ancestry in wire form follows an exec, and a forked child is an ances
   CHECK(p.ancestry(1).pid() == 20);
 }
 
+namespace {
+
+std::vector<std::string> cut_argv(const std::vector<std::string>& argv, size_t max_bytes, bool& whole) {
+  google::protobuf::RepeatedPtrField<std::string> in(argv.begin(), argv.end()), out;
+  whole = copy_ancestor_argv(in, max_bytes, out);
+  return {out.begin(), out.end()};
+}
+
+}  // namespace
+
+TEST_CASE("an ancestor's argv is cut to its byte limit, each argument counted with its NUL") {
+  const std::vector<std::string> argv{"java", "-cp", "a.jar:b.jar", "Main"};  // 5 + 4 + 12 + 5 = 26 bytes
+  bool whole = false;
+  CHECK(cut_argv(argv, SIZE_MAX, whole) == argv);
+  CHECK(whole);
+  CHECK(cut_argv(argv, 26, whole) == argv);  // exactly fits
+  CHECK(whole);
+  CHECK(cut_argv(argv, 25, whole) == std::vector<std::string>{"java", "-cp", "a.jar:b.jar", "Mai"});
+  CHECK_FALSE(whole);
+  CHECK(cut_argv(argv, 15, whole) == std::vector<std::string>{"java", "-cp", "a.jar"});  // 5 bytes and its NUL
+  CHECK_FALSE(whole);
+  CHECK(cut_argv(argv, 10, whole) == std::vector<std::string>{"java", "-cp"});  // no room for a byte of the next
+  CHECK_FALSE(whole);
+  CHECK(cut_argv(argv, 0, whole).empty());
+  CHECK_FALSE(whole);
+  CHECK(cut_argv({}, 0, whole).empty());
+  CHECK(whole);
+  CHECK(cut_argv({"", ""}, 1, whole) == std::vector<std::string>{""});  // an empty argument still takes its NUL
+  CHECK_FALSE(whole);
+}
+
+TEST_CASE("an ancestor's argv is cut between characters, never inside one") {
+  bool whole = true;
+  // "é" is two bytes (C3 A9): with 2 bytes of room before the NUL, "aé" would split it.
+  CHECK(cut_argv({"a\xc3\xa9z"}, 3, whole) == std::vector<std::string>{"a"});
+  CHECK_FALSE(whole);
+  CHECK(cut_argv({"a\xc3\xa9z"}, 4, whole) == std::vector<std::string>{"a\xc3\xa9"});
+  // A four-byte character at the start with room for three: nothing of it is kept.
+  CHECK(cut_argv({"\xf0\x9f\x98\x80"}, 4, whole).empty());
+  CHECK_FALSE(whole);
+}
+
+TEST_CASE("the ancestor argv limit applies to ancestries as messages and in wire form alike") {
+  ProcessCache cache(16);
+  cache.limit_ancestor_argv(20);
+  cache.on_exec(exec_event(1, 0, 10, "/sbin/init"));  // argv "/sbin/init" "--flag": 11 + 7 bytes
+  cache.on_exec(exec_event(20, 1, 20, "/usr/sbin/sshd"));  // 15 + 7 bytes: "--flag" cut to "--fl"
+  v1::Process messages;
+  CHECK(cache.fill_ancestry(20, 30, 8, messages));
+  bool complete = false;
+  const v1::Process wire = parsed_ancestry(cache, 20, 30, 8, complete);
+  CHECK(complete);
+  CHECK(same_ancestry(wire, messages));
+  REQUIRE(wire.ancestry_size() == 2);
+  CHECK(std::vector<std::string>(wire.ancestry(0).argv().begin(), wire.ancestry(0).argv().end()) ==
+        std::vector<std::string>{"/usr/sbin/sshd", "--fl"});
+  CHECK(wire.ancestry(0).argv_truncated());
+  CHECK(wire.ancestry(1).argv_size() == 2);
+  CHECK_FALSE(wire.ancestry(1).argv_truncated());
+  // The process's own entry keeps its argv whole: only the copies in ancestries are cut.
+  CHECK(cache.find(20, 20)->process.argv(1) == "--flag");
+}
+
 TEST_CASE("a process's image in wire form holds its tty, argv, cwd and env, and a forked child shares it") {
   ProcessCache cache(16);
   DecodedEvent exec = exec_event(10, 1, 100, "/usr/bin/bash");

@@ -34,6 +34,19 @@ TEST_CASE("ancestry JSON: nearest first, unknown fields left out, with cmdline a
   CHECK(ancestry.of(v1::Process{}) == "[]");
 }
 
+TEST_CASE("ancestry JSON: an ancestor whose argv vajrad cut says so", "[bridge][ancestry]") {
+  v1::Process process;
+  add(process, 42, "/usr/bin/java", {"java", "-cp", "a.jar"}, 7)->set_argv_truncated(true);
+  AncestryJson ancestry;
+  auto parsed = nlohmann::json::parse(ancestry.of(process));
+  CHECK(parsed[0]["argv_truncated"] == 1);
+  CHECK(parsed[0]["argv"] == nlohmann::json{"java", "-cp", "a.jar"});
+  // The same ancestor sent whole is another text, not the remembered one.
+  process.mutable_ancestry(0)->set_argv_truncated(false);
+  parsed = nlohmann::json::parse(ancestry.of(process));
+  CHECK_FALSE(parsed[0].contains("argv_truncated"));
+}
+
 TEST_CASE("ancestry JSON: a remembered ancestor is written anew when it changed", "[bridge][ancestry]") {
   AncestryJson ancestry(2);
   v1::Process first;
