@@ -4,8 +4,9 @@
 #include <chrono>
 #include <vector>
 
-#include <google/protobuf/arena.h>
 #include <spdlog/spdlog.h>
+
+#include "batch_arena.h"
 
 namespace vajra::bridge {
 namespace {
@@ -13,8 +14,6 @@ namespace {
 constexpr std::chrono::milliseconds kFirstBackoff{250};
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
 constexpr std::chrono::seconds kStatusDeadline{2};
-// Arena blocks for parsed batches: a batch is at most about 1 MiB on the wire, a few times that parsed.
-constexpr size_t kBatchArenaBlock = 1 << 20;
 
 uint64_t now_s() { return EventTable::wall_seconds(); }
 
@@ -163,20 +162,12 @@ std::optional<grpc::Status> Subscriber::call(v1::Sensor::Stub& stub, const v1::S
 
   if (batches) {
     auto reader = stub.SubscribeBatches(&context, request);
-    // Each batch is parsed into an arena and dropped whole. A reused message would free and
-    // allocate every event's nested messages and strings one by one on each read.
-    std::vector<char> first_block(kBatchArenaBlock);  // outlives the arena, which keeps it across resets
-    google::protobuf::ArenaOptions options;
-    options.initial_block = first_block.data();
-    options.initial_block_size = first_block.size();
-    options.max_block_size = kBatchArenaBlock;
-    google::protobuf::Arena arena(options);
+    BatchArena arena;
     while (true) {
-      auto* batch = google::protobuf::Arena::CreateMessage<v1::EventBatch>(&arena);
+      v1::EventBatch* batch = arena.fresh();
       if (!reader->Read(batch)) break;
       *received = true;
       for (const v1::Event& event : batch->events()) on_event(event, resume, started);
-      arena.Reset();
     }
     return reader->Finish();
   }

@@ -29,18 +29,15 @@
 #include <thread>
 #include <vector>
 
-#include <google/protobuf/arena.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include "batch_arena.h"
 #include "vajra/v1/vajra.grpc.pb.h"
 
 namespace v1 = vajra::v1;
 
 namespace {
-
-// Arena blocks for parsed batches: a batch is at most about 1 MiB on the wire, a few times that parsed.
-constexpr size_t kBatchArenaBlock = 1 << 20;
 
 uint64_t boot_ns() {
   timespec ts{};
@@ -112,17 +109,11 @@ class Consumer {
     grpc::Status status;
     if (batches_) {
       auto reader = stub_->SubscribeBatches(context_.get(), request);
-      // Each batch is parsed into an arena and dropped whole, as the bridge does: a reused message
-      // would free and allocate every event's nested messages and strings one by one on each read,
-      // and the harness would charge that churn to the Vajra condition's wall time.
-      std::vector<char> first_block(kBatchArenaBlock);  // outlives the arena, which keeps it across resets
-      google::protobuf::ArenaOptions options;
-      options.initial_block = first_block.data();
-      options.initial_block_size = first_block.size();
-      options.max_block_size = kBatchArenaBlock;
-      google::protobuf::Arena arena(options);
+      // As the bridge reads: the harness would otherwise charge a reused message's churn to the
+      // Vajra condition's wall time.
+      vajra::BatchArena arena;
       while (true) {
-        auto* batch = google::protobuf::Arena::CreateMessage<v1::EventBatch>(&arena);
+        v1::EventBatch* batch = arena.fresh();
         if (!reader->Read(batch)) break;
         const uint64_t now = boot_ns();
         {
@@ -130,7 +121,6 @@ class Consumer {
           ++window_.grpc_messages;
           for (const v1::Event& event : batch->events()) take(event, now);
         }
-        arena.Reset();
       }
       status = reader->Finish();
     } else {
