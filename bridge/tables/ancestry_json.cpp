@@ -11,7 +11,8 @@ namespace {
 
 bool same(const v1::Ancestor& a, const v1::Ancestor& b) {
   return a.pid() == b.pid() && a.start_time_ns() == b.start_time_ns() && a.exe() == b.exe() &&
-         a.argv_truncated() == b.argv_truncated() && std::equal(a.argv().begin(), a.argv().end(), b.argv().begin(), b.argv().end());
+         a.argv_truncated() == b.argv_truncated() &&
+         std::equal(a.argv().begin(), a.argv().end(), b.argv().begin(), b.argv().end());
 }
 
 std::string write(const v1::Ancestor& ancestor) {

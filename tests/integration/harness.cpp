@@ -294,7 +294,8 @@ void check_ancestor_argv(const vajra::v1::Ancestor& got, const std::vector<std::
   CHECK(kept.size() <= max_bytes);
   CHECK(kept.size() + 4 >= max_bytes);
   // The last argument kept may be cut: all but its NUL is a prefix of the full block.
-  CHECK(want.compare(0, kept.size() - (kept.empty() ? 0 : 1), kept, 0, kept.size() - (kept.empty() ? 0 : 1)) == 0);
+  const size_t stem = kept.empty() ? 0 : kept.size() - 1;
+  CHECK(want.compare(0, stem, kept, 0, stem) == 0);
 }
 
 void check_ancestry_from_proc(const vajra::v1::Process& p, size_t offset, pid_t first, uint32_t depth,
