@@ -344,7 +344,7 @@ struct FilePathExpect {
   std::string path, host_path;
   vajra::v1::PathSource source = vajra::v1::PATH_SOURCE_DENTRY;
   bool truncated = false, deleted = false;
-  std::string unresolved;
+  std::string unresolved{};  // initialized here so that a brace list may stop before it
 };
 
 // Every field of a FileEvent. Attributes: with attributes_source set, inode..size are those of
