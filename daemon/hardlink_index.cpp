@@ -15,7 +15,7 @@ struct Scan {
   const std::function<bool(const std::string&)>& watched;
   size_t max_entries;
   size_t visited = 0;
-  std::vector<std::pair<struct stat, std::string>> found;
+  std::vector<std::pair<struct stat, std::string>> found{};  // so that a brace list may stop before it
 };
 
 // Depth-first, with an explicit stack: watched trees can be deep.
