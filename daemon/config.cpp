@@ -148,7 +148,7 @@ constexpr uint64_t kMinCache = 1024, kMaxCache = 4194304;
 void read_process(const Value& v, ProcessConfig& process) {
   const Section s(
       v, {"argv_max_bytes", "argv_max_args", "env_max_bytes", "env_allow", "cache_size", "ancestry_depth",
-          "ancestry_argv_max_bytes"});
+          "ancestry_argv_max_bytes", "ancestry_argv_depth"});
   s.read("argv_max_bytes", process.argv_max_bytes, u32_between(4096, VJ_ARGV_MAX));
   s.read("argv_max_args", process.argv_max_args, u32_between(1, 65536));
   s.read("env_max_bytes", process.env_max_bytes, u32_between(0, VJ_ENV_MAX));
@@ -157,6 +157,7 @@ void read_process(const Value& v, ProcessConfig& process) {
   s.read("cache_size", process.cache_size, u32_between(kMinCache, kMaxCache));
   s.read("ancestry_depth", process.ancestry_depth, u32_between(0, 64));
   s.read("ancestry_argv_max_bytes", process.ancestry_argv_max_bytes, u32_between(0, VJ_ARGV_MAX));
+  s.read("ancestry_argv_depth", process.ancestry_argv_depth, u32_between(0, 64));
 }
 
 void read_hash(const Value& v, HashConfig& hash) {

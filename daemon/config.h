@@ -42,6 +42,7 @@ struct ProcessConfig {
   uint32_t cache_size = 32768;      // processes kept in the LRU cache
   uint32_t ancestry_depth = 8;      // ancestors attached to each event
   uint32_t ancestry_argv_max_bytes = 1024;  // of each ancestor's argv in an event's ancestry
+  uint32_t ancestry_argv_depth = 2;         // nearest ancestors that carry their argv at all
 };
 
 struct HashConfig {

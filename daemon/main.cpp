@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
   const uint64_t started_ns = clock.to_wall_ns(vajra::BootClock::now_boot_ns());
   vajra::Hasher hasher(config.hash);
   vajra::ProcessCache cache(config.process.cache_size);
-  cache.limit_ancestor_argv(config.process.ancestry_argv_max_bytes);
+  cache.limit_ancestor_argv(config.process.ancestry_argv_max_bytes, config.process.ancestry_argv_depth);
   spdlog::info("process cache seeded with {} processes from /proc", cache.seed_from_proc(clock));
   vajra::Hub hub(config.buffers.subscriber_queue, config.buffers.replay_events, config.buffers.replay_bytes,
                  new_instance_id(), config.buffers.subscriber_queue_bytes);

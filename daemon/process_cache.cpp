@@ -85,6 +85,7 @@ size_t ProcessCache::seed_from_proc(const BootClock& clock, const std::string& p
 void ProcessCache::insert(CachedProcess entry) {
   entry.image_wire.clear();
   entry.ancestor_wire.clear();
+  entry.far_ancestor_wire.clear();
   insert_entry(std::move(entry));
 }
 
@@ -180,6 +181,7 @@ void ProcessCache::on_fork(const DecodedEvent& fork) {
   if (const CachedProcess* parent = find(parent_event.pid(), fork.start_boottime_ns)) {
     child = *parent;  // a forked child runs its parent's image until it execs
     child.ancestor_wire.clear();  // the image stays the parent's; the pid and start time do not
+    child.far_ancestor_wire.clear();
   } else {
     child.process = parent_event;
     child.process.clear_ancestry();
@@ -231,7 +233,7 @@ bool ProcessCache::walk_ancestry(uint32_t ppid, uint64_t start_boottime_ns, uint
     // A parent that started after its child is a later process reusing the pid.
     if (!entry || entry->start_boottime_ns > child_start + (entry->start_precise ? 0 : kProcStartSlackNs))
       return false;
-    emit(*entry);
+    emit(*entry, level < ancestor_argv_depth_ ? ancestor_argv_max_bytes_ : 0);
     child_start = entry->start_boottime_ns;
     pid = entry->process.ppid();
   }
@@ -239,20 +241,22 @@ bool ProcessCache::walk_ancestry(uint32_t ppid, uint64_t start_boottime_ns, uint
 }
 
 bool ProcessCache::fill_ancestry(uint32_t ppid, uint64_t start_boottime_ns, uint32_t depth, v1::Process& out) {
-  return walk_ancestry(ppid, start_boottime_ns, depth, [this, &out](const CachedProcess& entry) {
-    build_ancestor(entry, ancestor_argv_max_bytes_, *out.add_ancestry());
+  return walk_ancestry(ppid, start_boottime_ns, depth, [&out](const CachedProcess& entry, size_t argv_max_bytes) {
+    build_ancestor(entry, argv_max_bytes, *out.add_ancestry());
   });
 }
 
 bool ProcessCache::collect_ancestry_wire(uint32_t ppid, uint64_t start_boottime_ns, uint32_t depth,
                                          std::vector<const std::string*>& out) {
-  return walk_ancestry(ppid, start_boottime_ns, depth, [this, &out](const CachedProcess& entry) {
-    if (entry.ancestor_wire.empty()) {  // never empty once built: it holds at least the tag
+  return walk_ancestry(ppid, start_boottime_ns, depth, [&out](const CachedProcess& entry, size_t argv_max_bytes) {
+    // Beyond the argv depth the limit is 0, whatever ancestry_argv_max_bytes says.
+    std::string& wire = argv_max_bytes == 0 ? entry.far_ancestor_wire : entry.ancestor_wire;
+    if (wire.empty()) {  // never empty once built: it holds at least the tag
       v1::Ancestor ancestor;
-      build_ancestor(entry, ancestor_argv_max_bytes_, ancestor);
-      append_length_delimited(v1::Process::kAncestryFieldNumber, ancestor.SerializeAsString(), entry.ancestor_wire);
+      build_ancestor(entry, argv_max_bytes, ancestor);
+      append_length_delimited(v1::Process::kAncestryFieldNumber, ancestor.SerializeAsString(), wire);
     }
-    out.push_back(&entry.ancestor_wire);
+    out.push_back(&wire);
   });
 }
 

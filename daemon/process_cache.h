@@ -40,8 +40,10 @@ struct CachedProcess {
   //    serialized; what every later event of this process copies from its exec.
   //  - ancestor_wire: this process as one element of a descendant's Process.ancestry: the field's
   //    tag and length, then the serialized v1::Ancestor (pid, exe, argv as limited, start time).
+  //  - far_ancestor_wire: the same without argv, for descendants beyond the argv depth.
   mutable std::string image_wire;
   mutable std::string ancestor_wire;
+  mutable std::string far_ancestor_wire;
 };
 
 // Copies into `out` the arguments of `argv` that fit in `max_bytes`, each counted with its NUL as the
@@ -57,9 +59,13 @@ class ProcessCache {
   explicit ProcessCache(size_t capacity, size_t recent_exits = kRecentExits);
   static constexpr size_t kRecentExits = 2048;
 
-  // Cuts each ancestor's argv in ancestries to `bytes` (see copy_ancestor_argv); no limit until set.
-  // Set before the first ancestry is built: the ancestor forms already built are not redone.
-  void limit_ancestor_argv(size_t bytes) { ancestor_argv_max_bytes_ = bytes; }
+  // Cuts each ancestor's argv in ancestries to `bytes` (see copy_ancestor_argv), and leaves it out
+  // (flagged as cut) beyond the `depth` nearest ancestors; no limit until set. Set before the first
+  // ancestry is built: the ancestor forms already built are not redone.
+  void limit_ancestor_argv(size_t bytes, uint32_t depth) {
+    ancestor_argv_max_bytes_ = bytes;
+    ancestor_argv_depth_ = depth;
+  }
 
   // Adds every process under proc_root. Returns how many were added.
   size_t seed_from_proc(const BootClock& clock, const std::string& proc_root = "/proc");
@@ -96,7 +102,8 @@ class ProcessCache {
   CachedProcess* find_any(uint32_t pid);
   // insert() that keeps the entry's wire forms (they describe its fields).
   void insert_entry(CachedProcess&& entry);
-  // Walks the chain, calling emit(entry) for each ancestor accepted, nearest first.
+  // Walks the chain, calling emit(entry, argv_max_bytes) for each ancestor accepted, nearest first,
+  // with the argv limit of its place in the chain.
   template <typename Emit>
   bool walk_ancestry(uint32_t ppid, uint64_t start_boottime_ns, uint32_t depth, Emit&& emit);
   void touch(Lru::iterator it);
@@ -109,6 +116,7 @@ class ProcessCache {
 
   const size_t capacity_;
   size_t ancestor_argv_max_bytes_ = SIZE_MAX;
+  uint32_t ancestor_argv_depth_ = UINT32_MAX;
   const size_t recent_exits_;
   Lru lru_;  // front = most recently used
   std::unordered_map<uint32_t, Lru::iterator> by_pid_;

@@ -34,7 +34,11 @@ std::string write(const v1::Ancestor& ancestor) {
 }  // namespace
 
 const std::string& AncestryJson::ancestor_json(const v1::Ancestor& ancestor) {
-  const uint64_t key = ancestor.start_time_ns() * 0x9e3779b97f4a7c15ull ^ ancestor.pid();
+  // An ancestor comes with its argv near an event's process and without it farther up
+  // (process.ancestry_argv_depth): both forms are kept, so that events at different depths below
+  // it do not take turns replacing one with the other.
+  const bool argv_left_out = ancestor.argv_truncated() && ancestor.argv().empty();
+  const uint64_t key = (ancestor.start_time_ns() * 0x9e3779b97f4a7c15ull ^ ancestor.pid()) + argv_left_out;
   auto found = entries_.find(key);
   if (found != entries_.end() && same(found->second.ancestor, ancestor)) return found->second.json;
   std::string json = write(ancestor);

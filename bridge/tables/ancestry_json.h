@@ -12,7 +12,8 @@ namespace vajra::bridge {
 // Consecutive events mostly share their ancestors (every thread or child of one parent does), and
 // writing each ancestor's argv as JSON again for every event was the bridge's largest cost per event.
 // So each ancestor's text is kept by (pid, start time) and reused when the ancestor is unchanged: a
-// hit is checked field by field, since a process that execs keeps its pid and start time.
+// hit is checked field by field, since a process that execs keeps its pid and start time. An ancestor
+// with its argv and the same ancestor without it (beyond vajrad's argv depth) are two entries.
 class AncestryJson {
  public:
   // Bounded by entries and by the bytes of their text (an ancestor's argv can be 64 KiB; the copy kept

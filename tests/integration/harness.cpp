@@ -299,7 +299,7 @@ void check_ancestor_argv(const vajra::v1::Ancestor& got, const std::vector<std::
 }
 
 void check_ancestry_from_proc(const vajra::v1::Process& p, size_t offset, pid_t first, uint32_t depth,
-                              size_t argv_max_bytes) {
+                              size_t argv_max_bytes, size_t argv_depth) {
   struct Expected {
     uint32_t pid;
     std::string exe;
@@ -330,7 +330,12 @@ void check_ancestry_from_proc(const vajra::v1::Process& p, size_t offset, pid_t 
     INFO("ancestor " << offset + i << " (pid " << want.pid << ")");
     CHECK(got.pid() == want.pid);
     CHECK(got.exe() == want.exe);
-    check_ancestor_argv(got, want.argv, argv_max_bytes);
+    if (offset + i < argv_depth) {
+      check_ancestor_argv(got, want.argv, argv_max_bytes);
+    } else {
+      CHECK(got.argv_size() == 0);
+      CHECK(got.argv_truncated() == !want.argv.empty());
+    }
     // /proc gives the start in clock ticks (10 ms): the daemon seeded it the same way.
     const uint64_t diff = got.start_time_ns() > want.start_ns ? got.start_time_ns() - want.start_ns
                                                               : want.start_ns - got.start_time_ns();

@@ -265,9 +265,10 @@ void check_host_cgroup(const vajra::v1::Process& p, pid_t reference);
 // p.ancestry[offset...] is the /proc chain starting at `first` (its parent chain, nearest first), up
 // to `depth` entries in total, and ancestry_truncated says whether the chain went on past them. Each
 // ancestor's argv is its /proc cmdline, or where that is longer than `argv_max_bytes` (the daemon's
-// process.ancestry_argv_max_bytes), flagged and cut there (check_ancestor_argv).
+// process.ancestry_argv_max_bytes), flagged and cut there (check_ancestor_argv). Ancestors at index
+// `argv_depth` and beyond (process.ancestry_argv_depth) have no argv, flagged when /proc shows one.
 void check_ancestry_from_proc(const vajra::v1::Process& p, size_t offset, pid_t first, uint32_t depth = 8,
-                              size_t argv_max_bytes = 1024);
+                              size_t argv_max_bytes = 1024, size_t argv_depth = 2);
 // `got` is `argv` cut to `max_bytes` as vajrad cuts an ancestor's argv: the same when it fits (each
 // argument counted with its NUL), else flagged and a prefix of its bytes that ends at most 4 bytes
 // short of the limit (a cut never splits a UTF-8 character, and an argument needs its NUL).

@@ -78,10 +78,11 @@ void check_direct_helper(const Event& e, pid_t pid, const std::vector<std::strin
 
 }  // namespace
 
-TEST_CASE("ancestry: an ancestor's long argv is cut in its descendants' events and whole in its own") {
+TEST_CASE("ancestry: an ancestor's long argv is cut in its descendants' events, left out beyond the argv depth, and whole in its own") {
   REQUIRE_KERNEL();
   constexpr size_t kLimit = 256;
-  vt::Daemon daemon("process:\n  ancestry_argv_max_bytes: 256\n");
+  // Only the parent carries argv: the test process and its ancestors come without.
+  vt::Daemon daemon("process:\n  ancestry_argv_max_bytes: 256\n  ancestry_argv_depth: 1\n");
   vt::EventStream stream(daemon, helper_events());
 
   std::vector<std::string> argv{vt::helper_path(), "fork-child-exit", "0"};  // ignores what follows
@@ -101,7 +102,7 @@ TEST_CASE("ancestry: an ancestor's long argv is cut in its descendants' events a
   CHECK(p.ancestry(0).exe() == vt::helper_path());
   vt::check_ancestor_argv(p.ancestry(0), argv, kLimit);
   CHECK(p.ancestry(0).argv_truncated());  // 40 arguments do not fit in 256 bytes
-  vt::check_ancestry_from_proc(p, 1, getpid(), 8, kLimit);
+  vt::check_ancestry_from_proc(p, 1, getpid(), 8, kLimit, 1);
   // The helper's own event carries its argv whole.
   CHECK(strings(helper_exit.process().argv()) == argv);
   CHECK_FALSE(helper_exit.process().argv_truncated());

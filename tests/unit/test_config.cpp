@@ -45,6 +45,7 @@ void check_same_settings(const Config& actual, const Config& expected) {
   CHECK(actual.process.cache_size == expected.process.cache_size);
   CHECK(actual.process.ancestry_depth == expected.process.ancestry_depth);
   CHECK(actual.process.ancestry_argv_max_bytes == expected.process.ancestry_argv_max_bytes);
+  CHECK(actual.process.ancestry_argv_depth == expected.process.ancestry_argv_depth);
   CHECK(actual.hash.enabled == expected.hash.enabled);
   CHECK(actual.hash.max_file_size == expected.hash.max_file_size);
   CHECK(actual.hash.max_wait_ms == expected.hash.max_wait_ms);
@@ -159,6 +160,7 @@ process:
   cache_size: 4194304
   ancestry_depth: 0
   ancestry_argv_max_bytes: 0
+  ancestry_argv_depth: 64
 hash:
   enabled: false
   max_file_size: 1099511627776
@@ -191,6 +193,7 @@ log:
   CHECK(config.process.cache_size == 4194304);
   CHECK(config.process.ancestry_depth == 0);
   CHECK(config.process.ancestry_argv_max_bytes == 0);
+  CHECK(config.process.ancestry_argv_depth == 64);
   CHECK_FALSE(config.hash.enabled);
   CHECK(config.hash.max_file_size == (1ull << 40));
   CHECK(config.hash.max_wait_ms == 10000);
@@ -297,6 +300,8 @@ TEST_CASE("config: values out of range say the allowed range", "[config]") {
         "t.yaml:2: process.ancestry_depth: must be between 0 and 64, got -1");
   CHECK(error_of("process:\n  ancestry_argv_max_bytes: 131073\n") ==
         "t.yaml:2: process.ancestry_argv_max_bytes: must be between 0 and 131072, got 131073");
+  CHECK(error_of("process:\n  ancestry_argv_depth: 65\n") ==
+        "t.yaml:2: process.ancestry_argv_depth: must be between 0 and 64, got 65");
   CHECK(error_of("hash:\n  max_file_size: 1099511627777\n") ==
         "t.yaml:2: hash.max_file_size: must be between 0 and 1099511627776, got 1099511627777");
   CHECK(error_of("hash:\n  max_file_size: 99999999999999999999999\n") ==

@@ -259,7 +259,7 @@ TEST_CASE("an ancestor's argv is cut between characters, never inside one") {
 
 TEST_CASE("the ancestor argv limit applies to ancestries as messages and in wire form alike") {
   ProcessCache cache(16);
-  cache.limit_ancestor_argv(20);
+  cache.limit_ancestor_argv(20, UINT32_MAX);
   cache.on_exec(exec_event(1, 0, 10, "/sbin/init"));  // argv "/sbin/init" "--flag": 11 + 7 bytes
   cache.on_exec(exec_event(20, 1, 20, "/usr/sbin/sshd"));  // 15 + 7 bytes: "--flag" cut to "--fl"
   v1::Process messages;
@@ -276,6 +276,44 @@ TEST_CASE("the ancestor argv limit applies to ancestries as messages and in wire
   CHECK_FALSE(wire.ancestry(1).argv_truncated());
   // The process's own entry keeps its argv whole: only the copies in ancestries are cut.
   CHECK(cache.find(20, 20)->process.argv(1) == "--flag");
+}
+
+TEST_CASE("ancestors beyond the argv depth carry no argv, flagged, in messages and in wire form alike") {
+  ProcessCache cache(16);
+  cache.limit_ancestor_argv(SIZE_MAX, 1);
+  cache.on_exec(exec_event(1, 0, 10, "/sbin/init"));
+  DecodedEvent kthreadd = exec_event(2, 1, 15, "");
+  kthreadd.event.mutable_process()->clear_argv();  // as /proc shows a kernel thread: no argv
+  cache.on_exec(kthreadd);
+  cache.on_exec(exec_event(20, 2, 20, "/usr/sbin/sshd"));
+  cache.on_exec(exec_event(30, 20, 30, "/usr/bin/bash"));
+  for (int pass = 0; pass < 2; ++pass) {  // the second pass reuses the wire forms built by the first
+    INFO("pass " << pass);
+    v1::Process messages;
+    CHECK(cache.fill_ancestry(30, 40, 8, messages));
+    bool complete = false;
+    const v1::Process wire = parsed_ancestry(cache, 30, 40, 8, complete);
+    CHECK(complete);
+    CHECK(same_ancestry(wire, messages));
+    REQUIRE(wire.ancestry_size() == 4);
+    CHECK(wire.ancestry(0).pid() == 30);
+    CHECK(wire.ancestry(0).argv_size() == 2);  // the parent, within the depth: whole
+    CHECK_FALSE(wire.ancestry(0).argv_truncated());
+    CHECK(wire.ancestry(1).exe() == "/usr/sbin/sshd");
+    CHECK(wire.ancestry(1).argv_size() == 0);  // beyond it: pid, exe and start time only
+    CHECK(wire.ancestry(1).argv_truncated());
+    CHECK(wire.ancestry(1).start_time_ns() == 1020);
+    CHECK(wire.ancestry(2).argv_size() == 0);
+    CHECK_FALSE(wire.ancestry(2).argv_truncated());  // it had no argv to leave out
+    CHECK(wire.ancestry(3).argv_truncated());
+  }
+  // Ancestor 20 is the parent of 25: within the depth there, so it carries its argv.
+  cache.on_exec(exec_event(25, 20, 25, "/usr/bin/id"));
+  bool complete = false;
+  const v1::Process wire = parsed_ancestry(cache, 20, 26, 8, complete);
+  REQUIRE(wire.ancestry_size() == 3);
+  CHECK(wire.ancestry(0).argv_size() == 2);
+  CHECK_FALSE(wire.ancestry(0).argv_truncated());
 }
 
 TEST_CASE("a process's image in wire form holds its tty, argv, cwd and env, and a forked child shares it") {

@@ -45,6 +45,16 @@ TEST_CASE("ancestry JSON: an ancestor whose argv vajrad cut says so", "[bridge][
   process.mutable_ancestry(0)->set_argv_truncated(false);
   parsed = nlohmann::json::parse(ancestry.of(process));
   CHECK_FALSE(parsed[0].contains("argv_truncated"));
+  // Beyond vajrad's argv depth the ancestor has no argv at all: no cmdline, flagged.
+  process.mutable_ancestry(0)->clear_argv();
+  process.mutable_ancestry(0)->set_argv_truncated(true);
+  parsed = nlohmann::json::parse(ancestry.of(process));
+  CHECK(parsed[0] == nlohmann::json{{"pid", 42}, {"path", "/usr/bin/java"}, {"argv_truncated", 1}, {"start_time_ns", 7}});
+  // Taking turns between the forms, each gets its own text.
+  process.mutable_ancestry(0)->add_argv("java");
+  CHECK(nlohmann::json::parse(ancestry.of(process))[0]["argv"] == nlohmann::json{"java"});
+  process.mutable_ancestry(0)->clear_argv();
+  CHECK(nlohmann::json::parse(ancestry.of(process)) == nlohmann::json::array({parsed[0]}));
 }
 
 TEST_CASE("ancestry JSON: a remembered ancestor is written anew when it changed", "[bridge][ancestry]") {
