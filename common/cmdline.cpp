@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <nlohmann/json.hpp>
 
 namespace vajra {
 namespace {
@@ -95,12 +94,6 @@ std::string join_cmdline(const std::vector<std::string>& argv) {
     if (quote) out += '\'';
   }
   return out;
-}
-
-std::string json_cmdline(const std::vector<std::string>& argv) {
-  nlohmann::json array = nlohmann::json::array();
-  for (const std::string& arg : argv) array.push_back(sanitize_utf8(arg));
-  return array.dump();
 }
 
 std::vector<std::string> split_nul(std::string_view block, size_t max_items, bool* truncated) {

@@ -12,12 +12,8 @@ namespace vajra {
 // osquery's bpf_process_events `cmdline`: arguments joined by single spaces; an argument holding ASCII
 // whitespace (space, \t, \n, \v, \f, \r) is wrapped in single quotes. Byte-compatible with osquery, so
 // it is lossy the same way: embedded quotes are not escaped and an empty argument adds nothing but its
-// separator (["a", "", "b"] gives "a  b"). json_cmdline() is the exact form.
+// separator (["a", "", "b"] gives "a  b"). The bridge's `json_cmdline` column is the exact form.
 std::string join_cmdline(const std::vector<std::string>& argv);
-
-// osquery's `json_cmdline`: a compact JSON array of the arguments. Invalid UTF-8 is escaped first, as
-// sanitize_utf8() does, since JSON strings cannot carry it.
-std::string json_cmdline(const std::vector<std::string>& argv);
 
 // Valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF) passes unchanged;
 // every byte that is not part of a valid sequence becomes the four characters "\xNN" (lower-case hex).

@@ -57,10 +57,12 @@ std::string env_json(const v1::Process& process) {
   return json.end_object().take();
 }
 
-std::string notes_json(const v1::Process& process) {
+// A compact JSON array of strings: osquery's `json_cmdline` for argv, and the notes. Built per row,
+// so straight from the message's strings (valid UTF-8, as protobuf accepts no other) into the text.
+std::string strings_json(const google::protobuf::RepeatedPtrField<std::string>& strings) {
   JsonText json;
   json.begin_array();
-  for (const std::string& note : process.notes()) json.value(note);
+  for (const std::string& item : strings) json.value(item);
   return json.end_array().take();
 }
 
@@ -111,7 +113,7 @@ std::vector<EventColumn> process_context_columns() {
       col("exe", T::kText, [=](const EventSource& s) { return text(p(s).exe()); }),
       col("cwd", T::kText, [=](const EventSource& s) { return text(p(s).cwd()); }),
       col("cmdline", T::kText, [=](const EventSource& s) { return Value(join_cmdline(argv_of(p(s)))); }),
-      col("json_cmdline", T::kText, kHidden, [=](const EventSource& s) { return Value(json_cmdline(argv_of(p(s)))); }),
+      col("json_cmdline", T::kText, kHidden, [=](const EventSource& s) { return Value(strings_json(p(s).argv())); }),
       col("argv_truncated", T::kInteger, [=](const EventSource& s) { return flag(p(s).argv_truncated()); }),
       col("env", T::kText, [=](const EventSource& s) { return Value(env_json(p(s))); }),
       col("env_truncated", T::kInteger, [=](const EventSource& s) { return flag(p(s).env_truncated()); }),
@@ -136,7 +138,7 @@ std::vector<EventColumn> process_context_columns() {
       col("hash_error", T::kText, [=](const EventSource& s) { return text(p(s).exe_hash_error()); }),
       col("ancestry", T::kText, [=](const EventSource& s) { return Value(ancestry_json(p(s))); }),
       col("ancestry_truncated", T::kInteger, [=](const EventSource& s) { return flag(p(s).ancestry_truncated()); }),
-      col("notes", T::kText, [=](const EventSource& s) { return Value(notes_json(p(s))); }),
+      col("notes", T::kText, [=](const EventSource& s) { return Value(strings_json(p(s).notes())); }),
   };
 }
 

@@ -1,9 +1,7 @@
-// argv and environment decoding: osquery's cmdline quoting, JSON argv, UTF-8 repair, NUL splitting.
+// argv and environment decoding: osquery's cmdline quoting, UTF-8 repair, NUL splitting.
 #include <catch2/catch.hpp>
 
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "cmdline.h"
 
@@ -35,21 +33,6 @@ TEST_CASE("cmdline: osquery's lossy corners are kept for compatibility", "[cmdli
   CHECK(join_cmdline({"a", ""}) == "a ");
   // Only ASCII whitespace counts: a no-break space (U+00A0) is not quoted.
   CHECK(join_cmdline({"echo", "a\u00a0b"}) == "echo a\u00a0b");
-}
-
-TEST_CASE("cmdline: json_cmdline is the exact argv as a JSON array", "[cmdline]") {
-  CHECK(json_cmdline({}) == "[]");
-  CHECK(json_cmdline({"ls", "-l"}) == R"(["ls","-l"])");
-  CHECK(json_cmdline({"sh", "-c", "echo \"hi\" \\ there", ""}) == R"(["sh","-c","echo \"hi\" \\ there",""])");
-  CHECK(json_cmdline({"\x01\n"}) == R"(["\u0001\n"])");
-  CHECK(json_cmdline({"caf\u00e9 \u2603"}) == "[\"caf\u00e9 \u2603\"]");
-
-  const std::vector<std::string> argv{"a b", "", "it's", "tab\there", "\u00e9", "--opt=\"x\""};
-  CHECK(nlohmann::json::parse(json_cmdline(argv)).get<std::vector<std::string>>() == argv);
-}
-
-TEST_CASE("cmdline: json_cmdline escapes invalid UTF-8 instead of failing", "[cmdline]") {
-  CHECK(json_cmdline({"a\xff", "ok"}) == R"(["a\\xff","ok"])");
 }
 
 TEST_CASE("utf8: valid text passes unchanged", "[utf8]") {

@@ -128,6 +128,27 @@ TEST_CASE("an exec row", "[bridge][process_table]") {
   for (const char* absent : {"errno", "error", "child_pid", "signal", "duration", "thread"}) CHECK(row.count(absent) == 0);
 }
 
+TEST_CASE("json_cmdline is the exact argv as a compact JSON array", "[bridge][process_table]") {
+  const std::vector<std::vector<std::string>> cases{
+      {},
+      {"ls", "-l"},
+      {"sh", "-c", "echo \"hi\" \\ there", ""},
+      {"\x01\n\t\r\b\f\x1f\x7f"},
+      {"caf\u00e9 \u2603", "a b", "it's", "--opt=\"x\""},
+  };
+  for (const auto& argv : cases) {
+    Fixture f;
+    v1::Event event = base_event(1, v1::EVENT_KIND_EXEC);
+    event.mutable_process()->clear_argv();
+    for (const std::string& arg : argv) event.mutable_process()->add_argv(arg);
+    f.table.add(event, "run-1");
+    const std::string text = f.only_row().at("json_cmdline");
+    INFO(text);
+    CHECK(text == nlohmann::json(argv).dump());  // the compact text nlohmann::json writes
+    CHECK(nlohmann::json::parse(text).get<std::vector<std::string>>() == argv);
+  }
+}
+
 TEST_CASE("a failed exec row", "[bridge][process_table]") {
   Fixture f;
   v1::Event event = base_event(1, v1::EVENT_KIND_EXEC_FAILED);
