@@ -169,6 +169,18 @@ bool same_ancestry(const v1::Process& a, const v1::Process& b) {
   return true;
 }
 
+// The ancestry of (ppid, start) to depth 8 as messages and in wire form, checked to agree and to
+// reach pid 0; returns the wire form, parsed.
+v1::Process complete_ancestry(ProcessCache& cache, uint32_t ppid, uint64_t start) {
+  v1::Process messages;
+  CHECK(cache.fill_ancestry(ppid, start, 8, messages));
+  bool complete = false;
+  v1::Process wire = parsed_ancestry(cache, ppid, start, 8, complete);
+  CHECK(complete);
+  CHECK(same_ancestry(wire, messages));
+  return wire;
+}
+
 }  // namespace
 
 TEST_CASE("ancestry in wire form is the ancestry fill_ancestry builds, in every case") {
@@ -262,12 +274,7 @@ TEST_CASE("the ancestor argv limit applies to ancestries as messages and in wire
   cache.limit_ancestor_argv(20, UINT32_MAX);
   cache.on_exec(exec_event(1, 0, 10, "/sbin/init"));  // argv "/sbin/init" "--flag": 11 + 7 bytes
   cache.on_exec(exec_event(20, 1, 20, "/usr/sbin/sshd"));  // 15 + 7 bytes: "--flag" cut to "--fl"
-  v1::Process messages;
-  CHECK(cache.fill_ancestry(20, 30, 8, messages));
-  bool complete = false;
-  const v1::Process wire = parsed_ancestry(cache, 20, 30, 8, complete);
-  CHECK(complete);
-  CHECK(same_ancestry(wire, messages));
+  const v1::Process wire = complete_ancestry(cache, 20, 30);
   REQUIRE(wire.ancestry_size() == 2);
   CHECK(std::vector<std::string>(wire.ancestry(0).argv().begin(), wire.ancestry(0).argv().end()) ==
         std::vector<std::string>{"/usr/sbin/sshd", "--fl"});
@@ -289,12 +296,7 @@ TEST_CASE("ancestors beyond the argv depth carry no argv, flagged, in messages a
   cache.on_exec(exec_event(30, 20, 30, "/usr/bin/bash"));
   for (int pass = 0; pass < 2; ++pass) {  // the second pass reuses the wire forms built by the first
     INFO("pass " << pass);
-    v1::Process messages;
-    CHECK(cache.fill_ancestry(30, 40, 8, messages));
-    bool complete = false;
-    const v1::Process wire = parsed_ancestry(cache, 30, 40, 8, complete);
-    CHECK(complete);
-    CHECK(same_ancestry(wire, messages));
+    const v1::Process wire = complete_ancestry(cache, 30, 40);
     REQUIRE(wire.ancestry_size() == 4);
     CHECK(wire.ancestry(0).pid() == 30);
     CHECK(wire.ancestry(0).argv_size() == 2);  // the parent, within the depth: whole
@@ -309,8 +311,7 @@ TEST_CASE("ancestors beyond the argv depth carry no argv, flagged, in messages a
   }
   // Ancestor 20 is the parent of 25: within the depth there, so it carries its argv.
   cache.on_exec(exec_event(25, 20, 25, "/usr/bin/id"));
-  bool complete = false;
-  const v1::Process wire = parsed_ancestry(cache, 20, 26, 8, complete);
+  const v1::Process wire = complete_ancestry(cache, 20, 26);
   REQUIRE(wire.ancestry_size() == 3);
   CHECK(wire.ancestry(0).argv_size() == 2);
   CHECK_FALSE(wire.ancestry(0).argv_truncated());
