@@ -38,7 +38,7 @@ std::optional<Hasher::Pending> Enricher::enrich(DecodedEvent& decoded) {
   if (event.kind() == v1::EVENT_KIND_EXEC) {
     *process.mutable_container() = parse_container(process.cgroup_path());
     remember_cgroup(process.cgroup_id(), process.cgroup_path(), process.container());
-    cache_.on_exec(decoded);
+    process.set_start_time_ns(cache_.on_exec(decoded).process.start_time_ns());
     if (decoded.has_exe_identity) pending = hasher_.request(decoded.exe_identity, open_path(process));
   } else if (const CachedProcess* entry = fill_from_cache(decoded)) {
     image_wire = &ProcessCache::image_wire(*entry);
@@ -64,7 +64,11 @@ std::optional<Hasher::Pending> Enricher::enrich(DecodedEvent& decoded) {
     for (const std::string* ancestor : ancestry_wire_) wire.append(*ancestor);
   }
 
-  if (event.kind() == v1::EVENT_KIND_FORK) cache_.on_fork(decoded);
+  if (event.kind() == v1::EVENT_KIND_FORK) {
+    // A child vajrad already knew (an event of it read before its fork) keeps its start time.
+    if (const CachedProcess* child = cache_.on_fork(decoded))
+      event.mutable_fork()->set_child_start_time_ns(child->process.start_time_ns());
+  }
   if (event.kind() == v1::EVENT_KIND_EXIT && !event.exit().thread())
     cache_.on_exit(process.pid(), decoded.start_boottime_ns);
   return pending;
@@ -89,6 +93,8 @@ const CachedProcess* Enricher::fill_from_cache(DecodedEvent& decoded) {
   }
   if (entry) {
     // Its image: exe and notes as fields (filters read the exe), the rest in wire form (enrich()).
+    // And the start time it is known by in every event and ancestry (ProcessCache::insert_entry).
+    process.set_start_time_ns(entry->process.start_time_ns());
     process.set_exe(entry->process.exe());
     for (const auto& note : entry->process.notes()) process.add_notes(note);
     if (entry->process.cgroup_id() == process.cgroup_id()) {

@@ -89,30 +89,33 @@ void ProcessCache::insert(CachedProcess entry) {
   insert_entry(std::move(entry));
 }
 
-void ProcessCache::insert_entry(CachedProcess&& entry) {
+CachedProcess& ProcessCache::insert_entry(CachedProcess&& entry) {
   const uint32_t pid = entry.process.pid();
   auto found = by_pid_.find(pid);
   if (found != by_pid_.end()) {
     CachedProcess& old = *found->second;
     if (same_start(old, entry.start_boottime_ns)) {
-      // The same process after an exec: same parent, same children.
+      // The same process after an exec: same parent, same children, same start time.
       entry.cached_children = old.cached_children;
+      entry.process.set_start_time_ns(old.process.start_time_ns());
       old = std::move(entry);
       touch(found->second);
-      return;
+      return old;
     }
     remove(found->second);  // a new process reusing the pid
   }
   entry.cached_children = 0;
   entry.exit_expired = false;
   lru_.push_front(std::move(entry));
+  CachedProcess& added = lru_.front();
   by_pid_[pid] = lru_.begin();
-  link_to_parent(lru_.front());
-  if (lru_.size() > capacity_) {
+  link_to_parent(added);
+  if (lru_.size() > capacity_) {  // the oldest goes: the newest is at the front
     remove(std::prev(lru_.end()));
     evictions_.fetch_add(1, std::memory_order_relaxed);
   }
   size_.store(lru_.size(), std::memory_order_relaxed);
+  return added;
 }
 
 CachedProcess* ProcessCache::parent_of(const CachedProcess& child) {
@@ -161,7 +164,7 @@ void ProcessCache::expire_old_exits() {
   }
 }
 
-void ProcessCache::on_exec(const DecodedEvent& exec) {
+const CachedProcess& ProcessCache::on_exec(const DecodedEvent& exec) {
   CachedProcess entry;
   entry.process = exec.event.process();
   entry.process.clear_ancestry();
@@ -170,12 +173,12 @@ void ProcessCache::on_exec(const DecodedEvent& exec) {
   entry.start_boottime_ns = exec.start_boottime_ns;
   entry.has_exe_identity = exec.has_exe_identity;
   entry.exe_identity = exec.exe_identity;
-  insert_entry(std::move(entry));
+  return insert_entry(std::move(entry));
 }
 
-void ProcessCache::on_fork(const DecodedEvent& fork) {
+const CachedProcess* ProcessCache::on_fork(const DecodedEvent& fork) {
   const v1::ForkEvent& f = fork.event.fork();
-  if (f.thread()) return;
+  if (f.thread()) return nullptr;
   const v1::Process& parent_event = fork.event.process();
   CachedProcess child;
   if (const CachedProcess* parent = find(parent_event.pid(), fork.start_boottime_ns)) {
@@ -195,7 +198,7 @@ void ProcessCache::on_fork(const DecodedEvent& fork) {
   child.start_precise = true;
   child.exited = false;
   child.exit_expired = false;
-  insert_entry(std::move(child));
+  return &insert_entry(std::move(child));
 }
 
 void ProcessCache::on_exit(uint32_t pid, uint64_t start_boottime_ns) {

@@ -54,8 +54,8 @@ bool copy_ancestor_argv(const google::protobuf::RepeatedPtrField<std::string>& a
 
 class ProcessCache {
  public:
-  // Keeps at most `capacity` processes, of which `recent_exits` are processes that exited and that
-  // no cached process descends from.
+  // Keeps at most `capacity` (at least 1) processes, of which `recent_exits` are processes that
+  // exited and that no cached process descends from.
   explicit ProcessCache(size_t capacity, size_t recent_exits = kRecentExits);
   static constexpr size_t kRecentExits = 2048;
 
@@ -70,8 +70,11 @@ class ProcessCache {
   // Adds every process under proc_root. Returns how many were added.
   size_t seed_from_proc(const BootClock& clock, const std::string& proc_root = "/proc");
 
-  void on_exec(const DecodedEvent& exec);
-  void on_fork(const DecodedEvent& fork);
+  // Returns the process's entry. A process keeps the start_time_ns it was first cached with (see
+  // insert_entry), which may differ from the exec record's by a clock resample.
+  const CachedProcess& on_exec(const DecodedEvent& exec);
+  // Returns the child's entry (nullptr for a new thread, which gets none).
+  const CachedProcess* on_fork(const DecodedEvent& fork);
   void on_exit(uint32_t pid, uint64_t start_boottime_ns);
   // Adds or replaces the entry for its pid. Its wire forms are dropped, to be built from its fields.
   void insert(CachedProcess entry);
@@ -100,8 +103,13 @@ class ProcessCache {
  private:
   using Lru = std::list<CachedProcess>;
   CachedProcess* find_any(uint32_t pid);
-  // insert() that keeps the entry's wire forms (they describe its fields).
-  void insert_entry(CachedProcess&& entry);
+  // insert() that keeps the entry's wire forms (they describe its fields). An entry replacing the
+  // same process (its exec, or its fork read after its other events) keeps the replaced one's
+  // start_time_ns: every event of a process, and
+  // its place in its descendants' ancestries, carries one start time, so that (pid, start_time_ns)
+  // joins them. Converting the kernel's boot-time stamp again would not: the wall clock offset is
+  // re-sampled every second, and moves by nanoseconds (more when NTP slews or steps the clock).
+  CachedProcess& insert_entry(CachedProcess&& entry);
   // Walks the chain, calling emit(entry, argv_max_bytes) for each ancestor accepted, nearest first,
   // with the argv limit of its place in the chain.
   template <typename Emit>

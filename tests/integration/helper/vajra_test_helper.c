@@ -3,6 +3,7 @@
  *   exit N                      exit with code N (extra arguments are ignored, so tests can pad argv)
  *   sleep-then-exit MS N        sleep MS milliseconds, then exit N
  *   fork-child-exit N           fork; the child exits N; prints the child's pid, waits for it, exits 0
+ *   fork-child-sleep MS         the same, the child sleeping MS milliseconds first and exiting 0
  *   kill-self SIG               send itself SIG (exits by it when SIG is fatal)
  *   threads N                   start N threads, join them, exit 0 (one process exit, N thread exits)
  *   exec PATH ARGS...           execv(PATH, [ARGS...]); on failure prints errno and exits 127
@@ -35,8 +36,8 @@ extern char **environ;
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: vajra_test_helper exit N | sleep-then-exit MS N | fork-child-exit N | kill-self SIG |\n"
-		"       threads N | exec PATH ARGS... | exec-missing [PATH] | wait-stdin MODE ARGS... |\n"
+		"usage: vajra_test_helper exit N | sleep-then-exit MS N | fork-child-exit N |\n"
+		"       fork-child-sleep MS | kill-self SIG | threads N | exec PATH ARGS... | exec-missing [PATH] | wait-stdin MODE ARGS... |\n"
 		"       tcp-session ADDR OUT BACK | connect-nonblock ADDR listening|closed|backlogged |\n"
 		"       accept-nonblock ADDR |\n"
 		"       udp-flows ADDR COUNT | unix-session PATH|@NAME | dns-query SERVER NAME A|AAAA |\n"
@@ -59,6 +60,36 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Forks a child that sleeps `child_sleep_ms`, then exits `child_code`; prints its pid and waits. */
+static int fork_child(long child_sleep_ms, int child_code)
+{
+	pid_t child = fork();
+	int status = 0;
+
+	if (child < 0) {
+		perror("fork");
+		return 1;
+	}
+	if (child == 0) {
+		if (child_sleep_ms > 0)
+			sleep_ms(child_sleep_ms);
+		_exit(child_code);
+	}
+	printf("%d\n", (int)child);
+	fflush(stdout);
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
 static int run(int argc, char **argv)
 {
 	long a = 0, b = 0;
@@ -70,26 +101,12 @@ static int run(int argc, char **argv)
 	if (strcmp(mode, "exit") == 0 && argc >= 2 && number(argv[1], &a)) {
 		exit((int)a);
 	} else if (strcmp(mode, "sleep-then-exit") == 0 && argc >= 3 && number(argv[1], &a) && number(argv[2], &b)) {
-		struct timespec ts = {a / 1000, (a % 1000) * 1000000L};
-
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			;
+		sleep_ms(a);
 		exit((int)b);
 	} else if (strcmp(mode, "fork-child-exit") == 0 && argc >= 2 && number(argv[1], &a)) {
-		pid_t child = fork();
-		int status = 0;
-
-		if (child < 0) {
-			perror("fork");
-			return 1;
-		}
-		if (child == 0)
-			_exit((int)a);
-		printf("%d\n", (int)child);
-		fflush(stdout);
-		while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-			;
-		return 0;
+		return fork_child(0, (int)a);
+	} else if (strcmp(mode, "fork-child-sleep") == 0 && argc >= 2 && number(argv[1], &a)) {
+		return fork_child(a, 0);
 	} else if (strcmp(mode, "kill-self") == 0 && argc >= 2 && number(argv[1], &a)) {
 		kill(getpid(), (int)a);
 		/* A blocked or ignored signal lands here. */
