@@ -252,7 +252,7 @@ bool ProcessCache::fill_ancestry(uint32_t ppid, uint64_t start_boottime_ns, uint
 bool ProcessCache::collect_ancestry_wire(uint32_t ppid, uint64_t start_boottime_ns, uint32_t depth,
                                          std::vector<const std::string*>& out) {
   return walk_ancestry(ppid, start_boottime_ns, depth, [&out](const CachedProcess& entry, size_t argv_max_bytes) {
-    // Beyond the argv depth the limit is 0, whatever ancestry_argv_max_bytes says.
+    // A limit of 0 (beyond the argv depth, or ancestry_argv_max_bytes 0) gives the form without argv.
     std::string& wire = argv_max_bytes == 0 ? entry.far_ancestor_wire : entry.ancestor_wire;
     if (wire.empty()) {  // never empty once built: it holds at least the tag
       v1::Ancestor ancestor;

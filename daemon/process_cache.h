@@ -40,7 +40,8 @@ struct CachedProcess {
   //    serialized; what every later event of this process copies from its exec.
   //  - ancestor_wire: this process as one element of a descendant's Process.ancestry: the field's
   //    tag and length, then the serialized v1::Ancestor (pid, exe, argv as limited, start time).
-  //  - far_ancestor_wire: the same without argv, for descendants beyond the argv depth.
+  //  - far_ancestor_wire: the same without argv (argv limit 0), as descendants beyond the argv
+  //    depth see it.
   mutable std::string image_wire;
   mutable std::string ancestor_wire;
   mutable std::string far_ancestor_wire;
