@@ -23,6 +23,7 @@
 #include "options.h"
 #include "privileges.h"
 #include "registration.h"
+#include "lock_checks.h"
 #include "scheduling.h"
 #include "table_set.h"
 #include "thrift_server.h"
@@ -117,6 +118,7 @@ int run(const Options& options) {
     return 2;
   }
   setup_logging(config, options.verbose);
+  vajra::disable_lock_order_checks();
   // Before the Thrift and stream threads start. Not fatal: the tables work either way.
   if (const std::string error = vajra::apply_cpu_policy(config.scheduler.policy); !error.empty())
     spdlog::warn("scheduler.policy: {}", error);

@@ -21,6 +21,7 @@
 #include "proc_reader.h"
 #include "probes.h"
 #include "process_cache.h"
+#include "lock_checks.h"
 #include "scheduling.h"
 #include "server.h"
 #include "version.h"
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   spdlog::info("vajrad {} starting ({})", VAJRA_VERSION,
                config.source.empty() ? "built-in defaults" : "config " + config.source);
+  vajra::disable_lock_order_checks();
   // Before any thread starts, so that all of them inherit it. Not fatal: the sensor works either way.
   if (const std::string error = vajra::apply_cpu_policy(config.scheduler.policy); !error.empty())
     spdlog::warn("scheduler.policy: {}; running with policy {}", error, vajra::current_cpu_policy());

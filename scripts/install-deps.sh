@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
-  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
+  libgrpc++-dev libabsl-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   libspdlog-dev libfmt-dev libyaml-cpp-dev libjemalloc-dev catch2 libssl-dev nlohmann-json3-dev
   libthrift-dev thrift-compiler libboost-dev python3-thrift python3-grpcio
   runc busybox-static iproute2 procps
