@@ -26,8 +26,12 @@ uint64_t replay_expired_missed(uint64_t count, uint64_t oldest, std::optional<ui
 }
 
 Subscriber::Subscriber(std::string daemon_socket, std::vector<EventTable*> tables, std::optional<Cursor> saved,
-                       RestoreGate& gate)
-    : socket_(std::move(daemon_socket)), tables_(std::move(tables)), gate_(gate), known_(std::move(saved)) {
+                       RestoreGate& gate, uint32_t max_batch_delay_ms)
+    : socket_(std::move(daemon_socket)),
+      tables_(std::move(tables)),
+      max_batch_delay_ms_(max_batch_delay_ms),
+      gate_(gate),
+      known_(std::move(saved)) {
   prehistory_ = !known_.has_value();
 }
 
@@ -130,12 +134,14 @@ std::string Subscriber::stream_once(bool* started) {
   v1::SubscribeRequest request;
   request.mutable_resume()->set_daemon_instance(resume->instance);
   request.mutable_resume()->set_seq(resume->seq);
+  request.set_max_batch_delay_ms(max_batch_delay_ms_);
   auto stub = v1::Sensor::NewStub(new_channel());
   bool received = false;
   std::optional<grpc::Status> status = call(*stub, request, /*batches=*/true, *resume, started, &received);
   if (status && status->error_code() == grpc::StatusCode::UNIMPLEMENTED && !received) {
     // A vajrad older than SubscribeBatches: the same stream, one event per message.
     spdlog::info("vajrad on {} has no SubscribeBatches; subscribing event by event", socket_);
+    request.clear_max_batch_delay_ms();  // Subscribe never holds events
     status = call(*stub, request, /*batches=*/false, *resume, started, &received);
   }
   if (!status) return "stopping";

@@ -55,9 +55,10 @@ uint64_t replay_expired_missed(uint64_t count, uint64_t oldest, std::optional<ui
 
 class Subscriber {
  public:
-  // `saved` is the cursor the previous bridge run left, if any.
+  // `saved` is the cursor the previous bridge run left, if any. `max_batch_delay_ms`: how long vajrad
+  // may hold events for fuller batches (bridge.max_batch_delay_ms, sent as the SubscribeRequest field).
   Subscriber(std::string daemon_socket, std::vector<EventTable*> tables, std::optional<Cursor> saved,
-             RestoreGate& gate);
+             RestoreGate& gate, uint32_t max_batch_delay_ms);
   ~Subscriber();
   Subscriber(const Subscriber&) = delete;
   Subscriber& operator=(const Subscriber&) = delete;
@@ -91,6 +92,7 @@ class Subscriber {
 
   const std::string socket_;
   const std::vector<EventTable*> tables_;
+  const uint32_t max_batch_delay_ms_;
   RestoreGate& gate_;
 
   mutable std::mutex mu_;

@@ -16,7 +16,7 @@ TableSet::TableSet(const std::string& prefix, const BridgeConfig& config, const 
     events_.push_back(std::make_unique<EventTable>(family, family_table_name(family, prefix), limits, gate_));
     pointers.push_back(events_.back().get());
   }
-  subscriber_ = std::make_unique<Subscriber>(daemon_socket, pointers, std::move(saved), gate_);
+  subscriber_ = std::make_unique<Subscriber>(daemon_socket, pointers, std::move(saved), gate_, config.max_batch_delay_ms);
   BridgeInfo info;
   info.version = VAJRA_VERSION;
   info.naming = prefix;

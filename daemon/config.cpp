@@ -230,13 +230,15 @@ std::string read_table_names(const Value& v) {
 }
 
 void read_bridge(const Value& v, BridgeConfig& bridge) {
-  const Section s(v, {"daemon_socket", "user", "table_names", "retention_seconds", "max_rows", "state_dir"});
+  const Section s(v, {"daemon_socket", "user", "table_names", "retention_seconds", "max_rows", "max_batch_delay_ms",
+                      "state_dir"});
   s.read("daemon_socket", bridge.daemon_socket,
          [](const Value& path) { return read_string(path).empty() ? std::string() : read_socket_path(path); });
   s.read("user", bridge.user, read_string);
   s.read("table_names", bridge.table_names, read_table_names);
   s.read("retention_seconds", bridge.retention_seconds, u32_between(60, 604800));
   s.read("max_rows", bridge.max_rows, u32_between(1000, 10000000));
+  s.read("max_batch_delay_ms", bridge.max_batch_delay_ms, u32_between(0, 1000));
   s.read("state_dir", bridge.state_dir, [](const Value& dir) {
     const std::string path = read_string(dir);
     if (path.empty() || path[0] != '/') dir.fail("must be an absolute path, got " + describe(dir.node));

@@ -109,6 +109,7 @@ struct BridgeConfig {
   std::string table_names = "auto";  // auto: bpf_* unless osquery owns a name, then vajra_*; bpf; vajra
   uint32_t retention_seconds = 3600;  // like osquery's events_expiry
   uint32_t max_rows = 50000;          // per table; the oldest rows go first (about 2 KB each)
+  uint32_t max_batch_delay_ms = 250;  // asks vajrad to hold batches this long (SubscribeRequest)
   std::string state_dir = "/var/lib/vajra/bridge";  // the stream cursor, kept across relaunches
 };
 

@@ -361,7 +361,9 @@ std::string describe_filter(const v1::SubscribeRequest& filter) {
                      [&](const std::string& category) { append_value(out, category); });
   append_filter_list(out, "path_prefixes", filter.path_prefixes(),
                      [&](const std::string& prefix) { append_value(out, prefix); });
-  return out.empty() ? " everything" : out;
+  if (out.empty()) out = " everything";
+  if (filter.max_batch_delay_ms() > 0) appendf(out, ", batches held up to %u ms", filter.max_batch_delay_ms());
+  return out;
 }
 
 void append_cache(std::string& out, const char* name, const v1::CacheStatus& cache) {

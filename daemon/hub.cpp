@@ -89,6 +89,7 @@ Subscription::Subscription(uint64_t id, v1::SubscribeRequest filter, size_t capa
       filter_(std::move(filter)),
       capacity_(capacity),
       byte_capacity_(byte_capacity),
+      hold_(std::chrono::milliseconds(filter_.max_batch_delay_ms())),
       peer_uid_(peer_uid),
       peer_pid_(peer_pid),
       connected_ns_(wall_clock_ns()) {}
@@ -99,6 +100,11 @@ void Subscription::offer_unbounded(const EventPtr& event) {
   const size_t bytes = event->ByteSizeLong();
   queue_.push_back(Queued{event, 0, v1::EVENT_KIND_UNSPECIFIED, bytes});
   queued_bytes_ += bytes;
+  batch_started_ = SteadyTime::min();
+}
+
+bool Subscription::held_due_locked(SteadyTime now) const {
+  return hold_.count() == 0 || closed_ || queue_.size() >= kMaxBatchEvents || batch_started_ + hold_ <= now;
 }
 
 bool Subscription::queue_locked(const EventPtr& event) {
@@ -122,12 +128,21 @@ bool Subscription::queue_locked(const EventPtr& event) {
 
 bool Subscription::offer(const std::vector<EventPtr>& events) {
   bool queued = false;
+  bool due = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    const bool was_empty = queue_.empty();
     for (const EventPtr& event : events) queued = queue_locked(event) || queued;
+    if (queued && hold_.count() == 0) {
+      due = true;
+    } else if (queued) {
+      const SteadyTime now = std::chrono::steady_clock::now();
+      if (was_empty) batch_started_ = now;
+      due = held_due_locked(now);
+    }
   }
   if (queued) cv_.notify_one();
-  return queued;
+  return due;
 }
 
 void Subscription::set_listener(std::function<void()> listener) {
@@ -188,6 +203,7 @@ size_t Subscription::take_batch(std::vector<EventPtr>& out, size_t max_events) {
   max_events = std::max<size_t>(max_events, 1);
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (hold_.count() > 0 && !held_due_locked(std::chrono::steady_clock::now())) return 0;
     while (out.size() - first < max_events) {
       if (queue_.empty()) {
         // The queue drained after drops: announce them now rather than when the next event comes.
@@ -207,6 +223,8 @@ size_t Subscription::take_batch(std::vector<EventPtr>& out, size_t max_events) {
       }
       out.push_back(pop_locked());
     }
+    // What a full batch left behind has waited long enough.
+    batch_started_ = SteadyTime::min();
   }
   for (const Loss& loss : losses) out[loss.at] = subscriber_loss(loss.count, loss.kind);
   return out.size() - first;
@@ -376,6 +394,27 @@ void Hub::close_all() {
     subscription->close();
     subscription->notify_listener();
   }
+}
+
+SteadyTime Hub::flush_held(SteadyTime now) {
+  SteadyTime next = SteadyTime::max();
+  std::vector<std::shared_ptr<Subscription>> due;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& subscription : subscriptions_) {
+      if (subscription->hold_.count() == 0) continue;
+      std::lock_guard<std::mutex> subscription_lock(subscription->mu_);
+      if (subscription->queue_.empty() && subscription->pending_loss_ == 0) continue;
+      if (subscription->held_due_locked(now)) {
+        due.push_back(subscription);
+      } else {
+        next = std::min(next, subscription->batch_started_ + subscription->hold_);
+      }
+    }
+  }
+  // As publish() does: the listener may start a write, so it runs without the hub's lock.
+  for (const auto& subscription : due) subscription->notify_listener();
+  return next;
 }
 
 std::vector<v1::SubscriberStatus> Hub::subscribers() const {

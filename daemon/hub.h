@@ -23,6 +23,13 @@
 namespace vajra {
 
 using EventPtr = std::shared_ptr<const v1::Event>;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// A batch (Subscription::take_batch) carries at most this many events; a held batch is due once
+// this many are queued.
+constexpr size_t kMaxBatchEvents = 256;
+// The longest a subscriber may ask vajrad to hold its batches (SubscribeRequest.max_batch_delay_ms).
+constexpr uint32_t kMaxBatchDelayMs = 1000;
 
 // True when the event passes the subscriber's filter. Loss events always pass.
 bool filter_matches(const v1::SubscribeRequest& filter, const v1::Event& event);
@@ -41,8 +48,9 @@ class Subscription {
   EventPtr next(std::chrono::milliseconds timeout);
   // The same stream, taken several events at a time and without waiting: appends to `out` what is
   // queued, at most `max_events` (at least 1; Loss events included, in the same places next() would
-  // return them). Returns how many were appended: 0 when nothing is queued. The listener says when
-  // to call it again.
+  // return them). Returns how many were appended: 0 when nothing is queued, or when the filter's
+  // max_batch_delay_ms holds the batch and it is not due yet (held_due_locked). The listener says
+  // when to call it again.
   size_t take_batch(std::vector<EventPtr>& out, size_t max_events);
   void close();
   bool closed() const;
@@ -75,18 +83,25 @@ class Subscription {
 
   // Queues one event or counts it dropped; returns whether it was queued. Caller holds mu_.
   bool queue_locked(const EventPtr& event);
+  // Whether what is queued may go now: always, unless the filter holds batches; then once
+  // kMaxBatchEvents are queued, the oldest has waited the hold, or the subscription is closed.
+  bool held_due_locked(SteadyTime now) const;
   void notify_listener();
 
   const uint64_t id_;
   const v1::SubscribeRequest filter_;
   const size_t capacity_;
   const size_t byte_capacity_;
+  const std::chrono::milliseconds hold_;  // the filter's max_batch_delay_ms; 0: never held
   const uint32_t peer_uid_, peer_pid_;
   const uint64_t connected_ns_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Queued> queue_;
   size_t queued_bytes_ = 0;
+  // When the oldest queued event was queued; SteadyTime::min() when it must go without waiting (what
+  // subscribe() queued, or the rest of a batch that was full).
+  SteadyTime batch_started_ = SteadyTime::min();
   uint64_t pending_loss_ = 0;   // dropped after the last queued event, not yet announced
   v1::EventKind pending_loss_kind_ = v1::EVENT_KIND_UNSPECIFIED;  // UNSPECIFIED once kinds mix
   uint64_t delivered_ = 0;
@@ -119,6 +134,10 @@ class Hub {
   void unsubscribe(const std::shared_ptr<Subscription>& subscription);
   // Closes every subscription, so that streams end.
   void close_all();
+  // Wakes the listener of every held subscription (max_batch_delay_ms) whose batch is due at `now`.
+  // Returns when the next held batch falls due, or SteadyTime::max() when nothing is held. Publishing
+  // wakes a listener when a batch fills or its time has come; this sends what a quiet spell left.
+  SteadyTime flush_held(SteadyTime now);
 
   std::vector<v1::SubscriberStatus> subscribers() const;
   uint64_t next_seq() const;

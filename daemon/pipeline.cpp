@@ -107,6 +107,8 @@ void Pipeline::decode_loop() {
     if (consumed < 0) spdlog::warn("draining the ring buffers failed: {}", strerror(-consumed));
     hand_over();
     const auto now = std::chrono::steady_clock::now();
+    // Batches that subscribers asked vajrad to hold go once due; this thread wakes for the next.
+    const SteadyTime held_until = hub_.flush_held(now);
     if (now >= next_drop_check) {
       check_kernel_drops();
       next_drop_check = now + kDropCheckPeriod;
@@ -117,7 +119,7 @@ void Pipeline::decode_loop() {
     }
     if (!running_) break;
     if (consumed > 0) {
-      wait_for_records(drain_start + hold_off);
+      wait_for_records(std::min(drain_start + hold_off, held_until));
       hold_off = std::min(hold_off * 2, hold_off_max);
       continue;
     }
@@ -127,7 +129,7 @@ void Pipeline::decode_loop() {
     // goes unsignalled (and so do the ones behind it, which do not find the consumer caught up):
     // the periodic wake-up below, at most 250 ms away, collects them.
     probes_.signal_next_record(true);
-    if (probes_.consume() <= 0) wait_for_records(std::min(next_drop_check, next_resample));
+    if (probes_.consume() <= 0) wait_for_records(std::min({next_drop_check, next_resample, held_until}));
     probes_.signal_next_record(false);
   }
 }

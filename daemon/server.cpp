@@ -41,10 +41,10 @@ constexpr std::chrono::milliseconds kIdleCheck{250};
 constexpr std::chrono::milliseconds kShutdownGrace{500};
 // How long the accept loop rests after accept() failed for lack of fds or memory.
 constexpr std::chrono::milliseconds kAcceptBackoff{500};
-// A SubscribeBatches message carries at most this many events, and stops before this many bytes
-// (an event larger than that goes alone). Either bound is far above what one message needs to make
-// a gRPC write cheap per event, and the bytes keep a batch well under any client's receive limit.
-constexpr size_t kBatchEvents = 256;
+// A SubscribeBatches message carries at most kMaxBatchEvents events (hub.h), and stops before this
+// many bytes (an event larger than that goes alone). Either bound is far above what one message needs
+// to make a gRPC write cheap per event, and the bytes keep a batch well under any client's receive
+// limit.
 constexpr size_t kBatchBytes = 1 << 20;
 // Filters run for every event on the publishing thread; huge ones would slow every subscriber.
 constexpr int kMaxFilterEntries = 256;
@@ -165,7 +165,8 @@ grpc::Status check_size(const char* field, const Repeated& entries) {
                  std::to_string(kMaxFilterEntries));
 }
 
-grpc::Status validate(const v1::SubscribeRequest& request) {
+// `batches`: the request came with SubscribeBatches, the one call that can hold batches.
+grpc::Status validate(const v1::SubscribeRequest& request, bool batches) {
   for (const grpc::Status& status :
        {check_size("kinds", request.kinds()), check_size("pids", request.pids()),
         check_size("container_ids", request.container_ids()),
@@ -186,6 +187,14 @@ grpc::Status validate(const v1::SubscribeRequest& request) {
   for (int i = 0; i < request.container_ids_size(); ++i) {
     const std::string& id = request.container_ids(i);
     if (id.empty()) return invalid("container_ids[" + std::to_string(i) + "]: empty container id");
+  }
+  const uint32_t delay = request.max_batch_delay_ms();
+  if (delay != 0 && !batches) {
+    return invalid("max_batch_delay_ms: " + std::to_string(delay) +
+                   ": Subscribe sends every event at once; only SubscribeBatches holds batches");
+  }
+  if (delay > kMaxBatchDelayMs) {
+    return invalid("max_batch_delay_ms: " + std::to_string(delay) + ", at most " + std::to_string(kMaxBatchDelayMs));
   }
   if (const std::string problem = net_filter_problem(request); !problem.empty()) return invalid(problem);
   if (const std::string problem = file_filter_problem(request); !problem.empty()) return invalid(problem);
@@ -270,7 +279,7 @@ class Server::BatchStream final : public grpc::ServerWriteReactor<v1::EventBatch
   BatchStream(Server& server, grpc::CallbackServerContext* context, const v1::SubscribeRequest& request)
       : server_(server), context_(context) {
     std::lock_guard<std::recursive_mutex> lock(mu_);
-    if (grpc::Status status = validate(request); !status.ok()) {
+    if (grpc::Status status = validate(request, /*batches=*/true); !status.ok()) {
       end(status);
       return;
     }
@@ -319,7 +328,7 @@ class Server::BatchStream final : public grpc::ServerWriteReactor<v1::EventBatch
     if (next_ == events_.size()) {
       events_.clear();
       next_ = 0;
-      if (subscription_->take_batch(events_, kBatchEvents) == 0) {
+      if (subscription_->take_batch(events_, kMaxBatchEvents) == 0) {
         if (subscription_->closed()) end(kStopping);
         return;
       }
@@ -399,7 +408,7 @@ class Server::SensorService final
   // `deliver` until it leaves or the server stops.
   template <typename Deliver>
   grpc::Status serve(grpc::ServerContext* context, const v1::SubscribeRequest& request, Deliver deliver) {
-    if (grpc::Status status = validate(request); !status.ok()) return status;
+    if (grpc::Status status = validate(request, /*batches=*/false); !status.ok()) return status;
     const int fd = connection_fd(context->peer()).value_or(-1);
     if (!server_.register_stream(context, fd)) return kStopping;
     // Leaves the list however stream() ends, so that stop() never waits for a stream gone.

@@ -292,6 +292,9 @@ class Generate(BridgeTest):
         self.assertEqual(status["process_table"], "bpf_process_events")
         self.assertEqual(status["daemon_status_error"], "")
         self.assertEqual(status["daemon_instance"], self.world.daemon_status()["daemon_instance"])
+        # The bridge asks vajrad to hold its batches for bridge.max_batch_delay_ms, 250 by default.
+        filters = [s.get("filter", {}) for s in self.world.daemon_status().get("subscribers", [])]
+        self.assertEqual([f.get("max_batch_delay_ms") for f in filters], [250])
         self.assertGreater(int(status["process_rows"]), 0)
         self.assertGreater(int(status["daemon_probes_loaded"]), 0)
         self.assertEqual(status["duplicates_dropped"], "0")

@@ -27,7 +27,7 @@ using namespace vajra::v1;
 
 namespace {
 
-constexpr int kMaxBatchEvents = 256;  // daemon/server.cpp
+constexpr int kMaxBatchEvents = 256;  // daemon/hub.h
 
 // A SubscribeBatches call read on its own thread, batches kept as they came. Like vt::EventStream,
 // it returns once vajrad lists the subscription, and a paused one reads nothing until resume().
@@ -110,6 +110,12 @@ class BatchStream {
     return events_;
   }
 
+  // Wall-clock time each batch was read, in the order of batches().
+  std::vector<uint64_t> arrivals_ns() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return arrivals_ns_;
+  }
+
   // The first event (in stream order) matching `predicate`, if one comes within `timeout`.
   std::optional<Event> try_wait_for(const vt::Predicate& predicate, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -156,6 +162,7 @@ class BatchStream {
     EventBatch batch;
     while (reader->Read(&batch)) {
       std::lock_guard<std::mutex> lock(mu_);
+      arrivals_ns_.push_back(vt::wall_ns());
       batches_.push_back(batch);
       events_.insert(events_.end(), batch.events().begin(), batch.events().end());
       cv_.notify_all();
@@ -174,6 +181,7 @@ class BatchStream {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<EventBatch> batches_;
+  std::vector<uint64_t> arrivals_ns_;
   std::vector<Event> events_;
   bool paused_;
   bool ended_ = false;
@@ -393,4 +401,55 @@ TEST_CASE("batches: a stream resumed from its cursor carries on with no gap and 
     largest = std::max(largest, static_cast<size_t>(batch.events_size()));
   }
   CHECK(largest > 1);
+}
+
+TEST_CASE("batches: a held stream (max_batch_delay_ms) gets every event, in fewer batches, none before its hold") {
+  REQUIRE_KERNEL();
+  vt::Daemon daemon;
+  SubscribeRequest helper_only;
+  helper_only.add_exe_prefixes(vt::helper_path());
+  SubscribeRequest held_request = helper_only;
+  constexpr uint32_t kHoldMs = 1000;
+  held_request.set_max_batch_delay_ms(kHoldMs);
+  BatchStream held(daemon, held_request);
+  BatchStream prompt(daemon, helper_only);
+
+  const std::string mark = "held-" + vt::random_hex(12);
+  constexpr size_t kRuns = 20;
+  pid_t last = -1;
+  for (size_t i = 0; i < kRuns; ++i) last = run_helper(mark);
+  // Nothing comes after the helpers, so only the decode thread's timed flush can send the last batch.
+  held.wait_for(exit_of(last), "exit of the last helper, on the held stream");
+  prompt.wait_for(exit_of(last), "exit of the last helper, on the prompt stream");
+  held.cancel();
+  prompt.cancel();
+
+  INFO(held.summary());
+  INFO(prompt.summary());
+  const std::vector<Event> held_events = held.events();
+  REQUIRE(held_events[0].kind() == EVENT_KIND_STREAM_START);
+  // The same events: each helper's exec and exit at least (its fork is its parent's, this test's).
+  auto marked_seqs = [&](const std::vector<Event>& events) {
+    std::vector<uint64_t> seqs;
+    for (const Event& e : events) {
+      if (exec_marked(mark)(e)) seqs.push_back(e.seq());
+    }
+    return seqs;
+  };
+  CHECK(marked_seqs(held_events).size() == kRuns);
+  CHECK(marked_seqs(held_events) == marked_seqs(prompt.events()));
+  CHECK(std::count_if(held_events.begin(), held_events.end(), vt::kind_is(EVENT_KIND_LOSS)) == 0);
+
+  // Fewer messages than the prompt stream, which sends one per drain of the rings.
+  const std::vector<EventBatch> held_batches = held.batches();
+  CHECK(held_batches.size() < prompt.batches().size());
+  // No batch of live events left before its first event had waited the hold. The event's time is
+  // when the kernel saw it, before vajrad queued it; 5 ms allows for the boot-to-wall conversion.
+  const std::vector<uint64_t> arrivals = held.arrivals_ns();
+  for (size_t i = 1; i < held_batches.size(); ++i) {
+    const EventBatch& batch = held_batches[i];
+    if (batch.events_size() == kMaxBatchEvents) continue;  // full batches go at once
+    INFO("batch " << i << ": " << vt::describe(batch.events(0)));
+    CHECK(arrivals[i] + 5'000'000 >= batch.events(0).time_ns() + kHoldMs * 1'000'000ull);
+  }
 }

@@ -86,6 +86,7 @@ void check_same_settings(const Config& actual, const Config& expected) {
   CHECK(actual.bridge.table_names == expected.bridge.table_names);
   CHECK(actual.bridge.retention_seconds == expected.bridge.retention_seconds);
   CHECK(actual.bridge.max_rows == expected.bridge.max_rows);
+  CHECK(actual.bridge.max_batch_delay_ms == expected.bridge.max_batch_delay_ms);
   CHECK(actual.bridge.state_dir == expected.bridge.state_dir);
   CHECK(actual.scheduler.policy == expected.scheduler.policy);
   CHECK(actual.log_level == expected.log_level);
@@ -516,13 +517,16 @@ TEST_CASE("config: the ring buffer must hold several of the largest exec records
 TEST_CASE("config: the bridge section", "[config]") {
   const Config config = parse_config(
       "bridge:\n  daemon_socket: /run/x.sock\n  user: daemon\n  table_names: vajra\n"
-      "  retention_seconds: 600\n  max_rows: 5000\n",
+      "  retention_seconds: 600\n  max_rows: 5000\n  max_batch_delay_ms: 0\n",
       "t.yaml");
   CHECK(config.bridge.daemon_socket == "/run/x.sock");
   CHECK(config.bridge.user == "daemon");
   CHECK(config.bridge.table_names == "vajra");
   CHECK(config.bridge.retention_seconds == 600);
   CHECK(config.bridge.max_rows == 5000);
+  CHECK(config.bridge.max_batch_delay_ms == 0);
+  CHECK(error_of("bridge:\n  max_batch_delay_ms: 1001\n") ==
+        "t.yaml:2: bridge.max_batch_delay_ms: must be between 0 and 1000, got 1001");
   CHECK(error_of("bridge:\n  table_names: osquery\n") ==
         "t.yaml:2: bridge.table_names: expected auto, bpf or vajra, got 'osquery'");
   CHECK_THAT(error_of("\nbridge:\n  retention_seconds: 5\n"), Catch::StartsWith("t.yaml:3: bridge.retention_seconds:"));

@@ -226,4 +226,9 @@ TEST_CASE("status report shows each section") {
   CHECK(text.find("1 connected, 2 connections refused\n") != std::string::npos);
   CHECK(text.find("  #3 uid 1000 pid 777, up 1h02m03s, delivered 0, dropped 0, queue 0/16384 events 3/16384 KiB, "
                   "filter: kinds=exec pids=9\n") != std::string::npos);
+
+  // A subscriber that asked vajrad to hold its batches (the osquery bridge does).
+  subscriber->clear_filter();
+  subscriber->mutable_filter()->set_max_batch_delay_ms(250);
+  CHECK(ctl::format_status_text(status, now).find("filter: everything, batches held up to 250 ms\n") != std::string::npos);
 }

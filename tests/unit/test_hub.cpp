@@ -589,3 +589,94 @@ TEST_CASE("close_all calls the listener; the backlog is still taken, then nothin
   CHECK(subscription->take_batch(events, 256) == 1);
   CHECK(subscription->take_batch(events, 256) == 0);
 }
+
+namespace {
+
+v1::SubscribeRequest held_for(std::chrono::milliseconds hold) {
+  v1::SubscribeRequest request;
+  request.set_max_batch_delay_ms(static_cast<uint32_t>(hold.count()));
+  return request;
+}
+
+}  // namespace
+
+TEST_CASE("a held subscription's batch waits until it has 256 events; what a full batch leaves goes at once") {
+  Hub hub(1024, 0, 1 << 20, "run-a");
+  auto subscription = hub.subscribe(held_for(1000ms), 0, 1);
+  int calls = 0;
+  subscription->set_listener([&] { ++calls; });
+  // StreamStart is never held.
+  std::vector<EventPtr> start;
+  REQUIRE(subscription->take_batch(start, kMaxBatchEvents) == 1);
+  CHECK(start[0]->kind() == v1::EVENT_KIND_STREAM_START);
+
+  hub.publish(exec_event(1));
+  CHECK(calls == 0);
+  CHECK(batch_of(*subscription, kMaxBatchEvents).empty());
+  CHECK(subscription->status().queue_depth() == 1);
+  for (size_t i = 1; i < kMaxBatchEvents - 1; ++i) hub.publish(exec_event(1));
+  CHECK(calls == 0);
+  hub.publish(exec_event(1));  // the 256th
+  CHECK(calls == 1);
+  for (int i = 0; i < 10; ++i) hub.publish(exec_event(1));
+  // Taken 100 at a time: the first take makes the rest due.
+  CHECK(seqs_of(batch_of(*subscription, 100)).front() == 1);
+  CHECK(seqs_of(batch_of(*subscription, 100)).front() == 101);
+  const std::vector<EventPtr> rest = batch_of(*subscription, kMaxBatchEvents);
+  REQUIRE(rest.size() == 66);
+  CHECK(rest.back()->seq() == 266);
+
+  // Queued anew: held again, until the subscription closes.
+  hub.publish(exec_event(1));
+  CHECK(batch_of(*subscription, kMaxBatchEvents).empty());
+  hub.close_all();
+  CHECK(seqs_of(batch_of(*subscription, kMaxBatchEvents)) == std::vector<uint64_t>{267});
+}
+
+TEST_CASE("flush_held wakes a held subscription once its oldest event has waited, and says when the next is due") {
+  Hub hub(1024, 0, 1 << 20, "run-a");
+  auto unheld = subscribe_live(hub, v1::SubscribeRequest(), 0, 1);
+  auto slow = subscribe_live(hub, held_for(1000ms), 0, 2);
+  auto quick = subscribe_live(hub, held_for(1ms), 0, 3);
+  int slow_calls = 0, quick_calls = 0;
+  slow->set_listener([&] { ++slow_calls; });
+  quick->set_listener([&] { ++quick_calls; });
+  // Nothing held: nothing to wait for.
+  CHECK(hub.flush_held(std::chrono::steady_clock::now()) == SteadyTime::max());
+
+  const SteadyTime before = std::chrono::steady_clock::now();
+  hub.publish(exec_event(1));
+  const SteadyTime after = std::chrono::steady_clock::now();
+  CHECK(slow_calls == 0);
+  std::this_thread::sleep_for(20ms);  // well past the quick one's hold
+  const SteadyTime due = hub.flush_held(std::chrono::steady_clock::now());
+  // The slow one is due a second after its event was queued; the quick one was woken.
+  CHECK(due >= before + 1000ms);
+  CHECK(due <= after + 1000ms);
+  CHECK(slow_calls == 0);
+  CHECK(quick_calls == 1);
+  CHECK(seqs_of(batch_of(*quick, kMaxBatchEvents)) == std::vector<uint64_t>{1});
+  CHECK(batch_of(*slow, kMaxBatchEvents).empty());
+  CHECK(seqs_of(batch_of(*unheld, kMaxBatchEvents)) == std::vector<uint64_t>{1});
+
+  // Publishing also wakes a held subscription whose oldest event has waited long enough.
+  hub.publish(exec_event(1));
+  std::this_thread::sleep_for(20ms);
+  hub.publish(exec_event(1));
+  CHECK(quick_calls == 2);
+  CHECK(seqs_of(batch_of(*quick, kMaxBatchEvents)) == std::vector<uint64_t>{2, 3});
+}
+
+TEST_CASE("a held subscription's replay is not held") {
+  Hub hub(1024, 64, 1 << 20, "run-a");
+  for (int i = 0; i < 3; ++i) hub.publish(exec_event(1));
+  v1::SubscribeRequest request = held_for(1000ms);
+  *request.mutable_resume() = resume_from("run-a", 1).resume();
+  auto subscription = hub.subscribe(request, 0, 1);
+  const std::vector<EventPtr> replay = batch_of(*subscription, kMaxBatchEvents);
+  REQUIRE(replay.size() == 3);
+  CHECK(replay[0]->kind() == v1::EVENT_KIND_STREAM_START);
+  CHECK(seqs_of({replay.begin() + 1, replay.end()}) == std::vector<uint64_t>{2, 3});
+  hub.publish(exec_event(1));
+  CHECK(batch_of(*subscription, kMaxBatchEvents).empty());
+}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -26,7 +27,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr size_t kBatchEvents = 256;    // daemon/server.cpp
+constexpr size_t kBatchEvents = kMaxBatchEvents;  // hub.h
 constexpr size_t kBatchBytes = 1 << 20;
 
 class LocalServer {
@@ -292,3 +293,65 @@ TEST_CASE("server: stop ends a SubscribeBatches stream whose client stopped read
   CHECK(local.hub().subscribers().empty());
 }
 
+
+TEST_CASE("server: max_batch_delay_ms is SubscribeBatches' alone, and bounded") {
+  LocalServer local(64, 0);
+  v1::SubscribeRequest request;
+  request.set_max_batch_delay_ms(10);
+  {
+    Call call;
+    auto reader = local.stub().Subscribe(&call.context, request);
+    v1::Event event;
+    CHECK_FALSE(reader->Read(&event));
+    const grpc::Status status = reader->Finish();
+    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(status.error_message() ==
+          "max_batch_delay_ms: 10: Subscribe sends every event at once; only SubscribeBatches holds batches");
+  }
+  request.set_max_batch_delay_ms(1001);
+  Call call;
+  auto reader = local.stub().SubscribeBatches(&call.context, request);
+  v1::EventBatch batch;
+  CHECK_FALSE(reader->Read(&batch));
+  const grpc::Status status = reader->Finish();
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(status.error_message() == "max_batch_delay_ms: 1001, at most 1000");
+}
+
+TEST_CASE("server: a held SubscribeBatches stream sends full batches, and the rest once flush_held finds it due") {
+  LocalServer local(1024, 0);
+  constexpr auto kHold = 200ms;
+  v1::SubscribeRequest request;
+  request.set_max_batch_delay_ms(kHold.count());
+  Call call;
+  auto reader = local.stub().SubscribeBatches(&call.context, request);
+  local.wait_subscribers(1);
+  // StreamStart is not held: nothing else would send it here, where no pipeline calls flush_held.
+  v1::EventBatch batch;
+  REQUIRE(reader->Read(&batch));
+  REQUIRE(batch.events_size() == 1);
+  CHECK(batch.events(0).kind() == v1::EVENT_KIND_STREAM_START);
+
+  for (size_t i = 0; i < kBatchEvents + 44; ++i) local.hub().publish(exec_event(1));
+  const SteadyTime rest_queued = std::chrono::steady_clock::now();
+  REQUIRE(reader->Read(&batch));
+  REQUIRE(batch.events_size() == static_cast<int>(kBatchEvents));
+  CHECK(batch.events(0).seq() == 1);
+
+  // The rest waits for its hold; here the test ticks as vajrad's decode thread does.
+  std::atomic<bool> reading{true};
+  std::thread ticker([&] {
+    while (reading) {
+      local.hub().flush_held(std::chrono::steady_clock::now());
+      std::this_thread::sleep_for(5ms);
+    }
+  });
+  const bool read = reader->Read(&batch);
+  const auto waited = std::chrono::steady_clock::now() - rest_queued;
+  reading = false;
+  ticker.join();
+  REQUIRE(read);
+  REQUIRE(batch.events_size() == 44);
+  CHECK(batch.events(0).seq() == kBatchEvents + 1);
+  CHECK(waited >= kHold);  // never sent before its hold is up
+}
