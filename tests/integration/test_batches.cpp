@@ -199,6 +199,13 @@ pid_t run_helper(const std::string& mark, const std::string& pad = "") {
   return pid;
 }
 
+// Runs `runs` helpers one after the other, each marked; returns the last one's pid.
+pid_t run_helpers(const std::string& mark, size_t runs) {
+  pid_t last = -1;
+  for (size_t i = 0; i < runs; ++i) last = run_helper(mark);
+  return last;
+}
+
 vt::Predicate exit_of(pid_t pid) {
   return vt::all_of({vt::kind_is(EVENT_KIND_EXIT), vt::pid_is(static_cast<uint32_t>(pid))});
 }
@@ -253,8 +260,7 @@ TEST_CASE("batches: StreamStart first, then every seq once and in order across b
 
   const std::string mark = "batched-" + vt::random_hex(12);
   constexpr size_t kRuns = 150;
-  pid_t last = -1;
-  for (size_t i = 0; i < kRuns; ++i) last = run_helper(mark);
+  const pid_t last = run_helpers(mark, kRuns);
   batches.wait_for(exit_of(last), "exit of the last helper");
   single.wait_for(exit_of(last), "exit of the last helper, on Subscribe");
   batches.cancel();
@@ -349,8 +355,7 @@ TEST_CASE("batches: a stream resumed from its cursor carries on with no gap and 
 
   // A first stream takes some events, then goes away holding its cursor: its last seq.
   BatchStream first(daemon);
-  pid_t last = -1;
-  for (size_t i = 0; i < kRuns; ++i) last = run_helper(before);
+  pid_t last = run_helpers(before, kRuns);
   first.wait_for(exit_of(last), "exit of the last helper before the break");
   first.cancel();
   const std::vector<Event> first_events = first.events();
@@ -363,13 +368,13 @@ TEST_CASE("batches: a stream resumed from its cursor carries on with no gap and 
 
   // Events while no one is subscribed: more than one batch holds, so the replay spans batches.
   constexpr size_t kMeanwhile = 100;
-  for (size_t i = 0; i < kMeanwhile; ++i) run_helper(meanwhile);
+  run_helpers(meanwhile, kMeanwhile);
 
   SubscribeRequest resume;
   resume.mutable_resume()->set_daemon_instance(instance);
   resume.mutable_resume()->set_seq(cursor);
   BatchStream second(daemon, resume);
-  for (size_t i = 0; i < kRuns; ++i) last = run_helper(after);
+  last = run_helpers(after, kRuns);
   second.wait_for(exit_of(last), "exit of the last helper after the resume");
   second.cancel();
 
@@ -416,8 +421,7 @@ TEST_CASE("batches: a held stream (max_batch_delay_ms) gets every event, in fewe
 
   const std::string mark = "held-" + vt::random_hex(12);
   constexpr size_t kRuns = 20;
-  pid_t last = -1;
-  for (size_t i = 0; i < kRuns; ++i) last = run_helper(mark);
+  const pid_t last = run_helpers(mark, kRuns);
   // Nothing comes after the helpers, so only the decode thread's timed flush can send the last batch.
   held.wait_for(exit_of(last), "exit of the last helper, on the held stream");
   prompt.wait_for(exit_of(last), "exit of the last helper, on the prompt stream");
