@@ -61,9 +61,15 @@ TEST_CASE("vajractl: --help and --version") {
   const std::string expected = vajrad_version();
   REQUIRE_FALSE(expected.empty());
   CHECK(version.out.find(expected) != std::string::npos);  // same release as the daemon
+
+  const vt::RunResult too_long = vt::run({vt::vajractl_path(), "events", "--max-batch-delay", "1001"});
+  CHECK(too_long.exit_code() == 2);
+  CHECK(too_long.err.find("--max-batch-delay: '1001' is not a number from 0 to 1000") != std::string::npos);
 }
 
-TEST_CASE("vajractl: events --count 1 -o json prints one event as JSON with proto field names") {
+TEST_CASE("vajractl: events --count 1 -o json prints one event as JSON with proto field names, held or not") {
+  // Held, the exec is the last event of the burst: only the decode thread's timed flush sends it.
+  const std::string hold = GENERATE(std::string("0"), std::string("200"));
   REQUIRE_KERNEL();
   vt::Daemon daemon;
   vt::TempDir dir("vajractl-out");
@@ -77,7 +83,7 @@ TEST_CASE("vajractl: events --count 1 -o json prints one event as JSON with prot
   options.stdout_fd = out_fd;
   options.stderr_fd = err_fd;
   const pid_t ctl = vt::spawn({vt::vajractl_path(), "--socket", daemon.socket_path(), "events", "--count", "1", "-o",
-                               "json", "--kind", "exec", "--exe-prefix", helper},
+                               "json", "--kind", "exec", "--exe-prefix", helper, "--max-batch-delay", hold},
                               options);
   close(out_fd);
   close(err_fd);
@@ -107,6 +113,7 @@ TEST_CASE("vajractl: events --count 1 -o json prints one event as JSON with prot
   CHECK(listed.filter().kinds(0) == EVENT_KIND_EXEC);
   REQUIRE(listed.filter().exe_prefixes_size() == 1);
   CHECK(listed.filter().exe_prefixes(0) == helper);
+  CHECK(std::to_string(listed.filter().max_batch_delay_ms()) == hold);
 
   const std::vector<std::string> argv{helper, "exit", "0", "from-vajractl-test"};
   const pid_t pid = vt::spawn(argv);
