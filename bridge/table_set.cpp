@@ -23,6 +23,7 @@ TableSet::TableSet(const std::string& prefix, const BridgeConfig& config, const 
   info.started_s = EventTable::wall_seconds();
   info.retention_seconds = config.retention_seconds;
   info.max_rows = config.max_rows;
+  info.max_batch_delay_ms = config.max_batch_delay_ms;
   status_ = std::make_unique<StatusTable>(info, *subscriber_, pointers);
 }
 

@@ -12,7 +12,8 @@ using T = ColumnType;
 const std::vector<Column> kBridgeColumns = {
     {"bridge_version", T::kText},      {"bridge_pid", T::kBigInt},         {"bridge_uid", T::kBigInt},
     {"bridge_started", T::kBigInt},    {"table_names", T::kText},          {"retention_seconds", T::kBigInt},
-    {"max_rows", T::kBigInt},          {"restored", T::kInteger},          {"daemon_socket", T::kText},
+    {"max_rows", T::kBigInt},          {"max_batch_delay_ms", T::kBigInt}, {"restored", T::kInteger},
+    {"daemon_socket", T::kText},
     {"daemon_state", T::kText},        {"daemon_error", T::kText},         {"connected_since", T::kBigInt},
     {"daemon_instance", T::kText},     {"cursor_seq", T::kBigInt},         {"reconnects", T::kBigInt},
     {"events_received", T::kBigInt},   {"events_replayed", T::kBigInt},    {"duplicates_dropped", T::kBigInt},
@@ -100,6 +101,7 @@ Rows StatusTable::generate(const QueryContext& context) {
       {"table_names", info_.naming},
       {"retention_seconds", str(info_.retention_seconds)},
       {"max_rows", str(info_.max_rows)},
+      {"max_batch_delay_ms", str(info_.max_batch_delay_ms)},
       {"restored", s.restored ? "1" : "0"},
       {"daemon_socket", subscriber_.daemon_socket()},
       {"daemon_state", s.state},

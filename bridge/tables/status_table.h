@@ -17,6 +17,7 @@ struct BridgeInfo {
   uint64_t started_s = 0;
   uint64_t retention_seconds = 0;
   uint64_t max_rows = 0;
+  uint64_t max_batch_delay_ms = 0;  // what the bridge asks vajrad to hold its batches for
 };
 
 // The daemon_file_* columns from vajrad's file status.

@@ -295,6 +295,7 @@ class Generate(BridgeTest):
         # The bridge asks vajrad to hold its batches for bridge.max_batch_delay_ms, 250 by default.
         filters = [s.get("filter", {}) for s in self.world.daemon_status().get("subscribers", [])]
         self.assertEqual([f.get("max_batch_delay_ms") for f in filters], [250])
+        self.assertEqual(status["max_batch_delay_ms"], "250")
         self.assertGreater(int(status["process_rows"]), 0)
         self.assertGreater(int(status["daemon_probes_loaded"]), 0)
         self.assertEqual(status["duplicates_dropped"], "0")
