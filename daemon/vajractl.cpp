@@ -68,8 +68,8 @@ Event filters (repeat a flag to allow several values; different flags must all m
   --count N         exit after N events (Loss events, which are always shown, do not count)
   --max-batch-delay MS
                     let vajrad hold events up to MS milliseconds (0 to 1000; default 0) to send
-                    them in fuller batches: less CPU for vajrad and vajractl, for scripts that ship
-                    events in bulk and can wait
+                    them in fuller batches: less CPU for vajrad, for scripts that ship events in
+                    bulk and can wait
 
 Exit status: 0 done (or interrupted while following events), 1 vajrad unreachable or failed,
 2 bad command line, 130 interrupted before --count events or before status arrived.
