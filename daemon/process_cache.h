@@ -106,9 +106,8 @@ class ProcessCache {
   CachedProcess* find_any(uint32_t pid);
   // insert() that keeps the entry's wire forms (they describe its fields). An entry replacing the
   // same process (its exec, or its fork read after its other events) keeps the replaced one's
-  // start_time_ns: every event of a process, and
-  // its place in its descendants' ancestries, carries one start time, so that (pid, start_time_ns)
-  // joins them. Converting the kernel's boot-time stamp again would not: the wall clock offset is
+  // start_time_ns: every event of a process, and its place in its descendants' ancestries, carries
+  // one start time, so that (pid, start_time_ns) joins them. Converting the kernel's boot-time stamp again would not: the wall clock offset is
   // re-sampled every second, and moves by nanoseconds (more when NTP slews or steps the clock).
   CachedProcess& insert_entry(CachedProcess&& entry);
   // Walks the chain, calling emit(entry, argv_max_bytes) for each ancestor accepted, nearest first,

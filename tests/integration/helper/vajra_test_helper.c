@@ -37,7 +37,8 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: vajra_test_helper exit N | sleep-then-exit MS N | fork-child-exit N |\n"
-		"       fork-child-sleep MS | kill-self SIG | threads N | exec PATH ARGS... | exec-missing [PATH] | wait-stdin MODE ARGS... |\n"
+		"       fork-child-sleep MS | kill-self SIG | threads N | exec PATH ARGS... |\n"
+		"       exec-missing [PATH] | wait-stdin MODE ARGS... |\n"
 		"       tcp-session ADDR OUT BACK | connect-nonblock ADDR listening|closed|backlogged |\n"
 		"       accept-nonblock ADDR |\n"
 		"       udp-flows ADDR COUNT | unix-session PATH|@NAME | dns-query SERVER NAME A|AAAA |\n"
