@@ -29,14 +29,14 @@ bool container_matches(const std::string& wanted, const std::string& actual) {
 }
 
 EventPtr loss_event(v1::LossPlace place, uint64_t count, v1::EventKind kind) {
-  auto event = std::make_shared<v1::Event>();
-  event->set_time_ns(wall_clock_ns());
-  event->set_kind(v1::EVENT_KIND_LOSS);
-  v1::LossEvent* loss = event->mutable_loss();
+  v1::Event event;
+  event.set_time_ns(wall_clock_ns());
+  event.set_kind(v1::EVENT_KIND_LOSS);
+  v1::LossEvent* loss = event.mutable_loss();
   loss->set_place(place);
   loss->set_count(count);
   loss->set_kind(kind);
-  return event;
+  return serialize_event(event);
 }
 
 // The Loss event a subscriber sees in place of the events its full queue could not take.
@@ -44,12 +44,20 @@ EventPtr subscriber_loss(uint64_t count, v1::EventKind kind) {
   return loss_event(v1::LOSS_PLACE_SUBSCRIBER, count, kind);
 }
 
-// The event, moved out, ready to be queued: sized once here, so that the replay buffer and every
-// subscriber queue read its serialized size (the measure of the memory it holds) from the cache.
-EventPtr share(v1::Event& event) {
-  auto shared = std::make_shared<const v1::Event>(std::move(event));
-  shared->ByteSizeLong();
-  return shared;
+// Whether the filter selects by anything but the event's kind (the resume cursor and the hold select
+// nothing): only then must a serialized event be parsed to be matched.
+bool looks_past_kind(const v1::SubscribeRequest& filter) {
+  v1::SubscribeRequest rest = filter;
+  rest.clear_kinds();
+  rest.clear_resume();
+  rest.clear_max_batch_delay_ms();
+  return rest.ByteSizeLong() > 0;
+}
+
+bool kind_passes(const v1::SubscribeRequest& filter, v1::EventKind kind) {
+  const auto& kinds = filter.kinds();
+  return kind == v1::EVENT_KIND_LOSS || kind == v1::EVENT_KIND_STREAM_START || kinds.empty() ||
+         std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
 }
 
 }  // namespace
@@ -57,11 +65,7 @@ EventPtr share(v1::Event& event) {
 bool filter_matches(const v1::SubscribeRequest& filter, const v1::Event& event) {
   // A consumer must always learn that it is missing events, and where its stream starts.
   if (event.kind() == v1::EVENT_KIND_LOSS || event.kind() == v1::EVENT_KIND_STREAM_START) return true;
-
-  const auto& kinds = filter.kinds();
-  if (!kinds.empty() && std::find(kinds.begin(), kinds.end(), event.kind()) == kinds.end()) {
-    return false;
-  }
+  if (!kind_passes(filter, event.kind())) return false;
   const v1::Process& process = event.process();
   const auto& pids = filter.pids();
   if (!pids.empty() && std::find(pids.begin(), pids.end(), process.pid()) == pids.end()) {
@@ -97,9 +101,8 @@ Subscription::Subscription(uint64_t id, v1::SubscribeRequest filter, size_t capa
 void Subscription::offer_unbounded(const EventPtr& event) {
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return;
-  const size_t bytes = event->ByteSizeLong();
-  queue_.push_back(Queued{event, 0, v1::EVENT_KIND_UNSPECIFIED, bytes});
-  queued_bytes_ += bytes;
+  queue_.push_back(Queued{event, 0, v1::EVENT_KIND_UNSPECIFIED});
+  queued_bytes_ += event->size();
   batch_started_ = SteadyTime::min();
 }
 
@@ -109,7 +112,7 @@ bool Subscription::held_due_locked(SteadyTime now) const {
 
 bool Subscription::queue_locked(const EventPtr& event) {
   if (closed_) return false;
-  const size_t bytes = event->GetCachedSize();  // the hub has sized every event it offers
+  const size_t bytes = event->size();
   if (queue_.size() >= capacity_ || (!queue_.empty() && queued_bytes_ + bytes > byte_capacity_)) {
     if (pending_loss_ == 0) {
       pending_loss_kind_ = event->kind();
@@ -120,7 +123,7 @@ bool Subscription::queue_locked(const EventPtr& event) {
     ++dropped_;
     return false;
   }
-  queue_.push_back(Queued{event, pending_loss_, pending_loss_kind_, bytes});
+  queue_.push_back(Queued{event, pending_loss_, pending_loss_kind_});
   queued_bytes_ += bytes;
   pending_loss_ = 0;
   return true;
@@ -128,21 +131,14 @@ bool Subscription::queue_locked(const EventPtr& event) {
 
 bool Subscription::offer(const std::vector<EventPtr>& events) {
   bool queued = false;
-  bool due = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    const bool was_empty = queue_.empty();
-    for (const EventPtr& event : events) queued = queue_locked(event) || queued;
-    if (queued && hold_.count() == 0) {
-      due = true;
-    } else if (queued) {
-      const SteadyTime now = std::chrono::steady_clock::now();
-      if (was_empty) batch_started_ = now;
-      due = held_due_locked(now);
-    }
-  }
-  if (queued) cv_.notify_one();
-  return due;
+  std::lock_guard<std::mutex> lock(mu_);
+  const bool was_empty = queue_.empty();
+  for (const EventPtr& event : events) queued = queue_locked(event) || queued;
+  if (!queued) return false;
+  if (hold_.count() == 0) return true;
+  const SteadyTime now = std::chrono::steady_clock::now();
+  if (was_empty) batch_started_ = now;
+  return held_due_locked(now);
 }
 
 void Subscription::set_listener(std::function<void()> listener) {
@@ -155,44 +151,18 @@ void Subscription::notify_listener() {
   if (listener_) listener_();
 }
 
-EventPtr Subscription::next(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, timeout, [this] { return !queue_.empty() || pending_loss_ > 0 || closed_; });
-
-  if (!queue_.empty()) {
-    Queued& front = queue_.front();
-    if (front.lost_before > 0) {
-      const uint64_t count = front.lost_before;
-      front.lost_before = 0;
-      const v1::EventKind kind = front.lost_kind;
-      lock.unlock();
-      return subscriber_loss(count, kind);
-    }
-    return pop_locked();
-  }
-  // The queue drained after drops: announce them now rather than when the next event comes.
-  if (pending_loss_ > 0) {
-    const uint64_t count = pending_loss_;
-    pending_loss_ = 0;
-    const v1::EventKind kind = pending_loss_kind_;
-    lock.unlock();
-    return subscriber_loss(count, kind);
-  }
-  return nullptr;
-}
-
 EventPtr Subscription::pop_locked() {
   Queued& front = queue_.front();
   EventPtr event = std::move(front.event);
-  queued_bytes_ -= front.bytes;
+  queued_bytes_ -= event->size();
   queue_.pop_front();
   if (event->kind() != v1::EVENT_KIND_STREAM_START) ++delivered_;
   return event;
 }
 
 size_t Subscription::take_batch(std::vector<EventPtr>& out, size_t max_events) {
-  // Loss events are made once the lock is released, as next() does: the publishing thread offers
-  // under this lock. Their slots are held by nullptr meanwhile.
+  // Loss events are made once the lock is released: the publishing thread offers under this lock.
+  // Their slots are held by nullptr meanwhile.
   struct Loss {
     size_t at;
     uint64_t count;
@@ -231,11 +201,8 @@ size_t Subscription::take_batch(std::vector<EventPtr>& out, size_t max_events) {
 }
 
 void Subscription::close() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    closed_ = true;
-  }
-  cv_.notify_all();
+  std::lock_guard<std::mutex> lock(mu_);
+  closed_ = true;
 }
 
 bool Subscription::closed() const {
@@ -286,16 +253,16 @@ void Hub::publish(std::vector<v1::Event>& events) {
 }
 
 void Hub::publish_locked(std::vector<v1::Event>& events, std::vector<std::shared_ptr<Subscription>>& offered) {
-  // Shared only once it is retained or a subscriber wants it: without either, nothing is allocated.
-  std::vector<EventPtr> shared(events.size());
+  // Serialized once it is retained or a subscriber wants it: without either, it costs nothing more.
+  std::vector<EventPtr> serialized(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     events[i].set_seq(next_seq_++);
     if (replay_capacity_ == 0) continue;
-    shared[i] = share(events[i]);
-    retained_bytes_ += shared[i]->GetCachedSize();
-    retained_.push_back(shared[i]);
+    serialized[i] = serialize_event(events[i]);
+    retained_bytes_ += serialized[i]->size();
+    retained_.push_back(serialized[i]);
     while (retained_.size() > replay_capacity_ || (retained_bytes_ > replay_bytes_ && retained_.size() > 1)) {
-      retained_bytes_ -= retained_.front()->GetCachedSize();
+      retained_bytes_ -= retained_.front()->size();
       retained_.pop_front();
     }
   }
@@ -303,35 +270,45 @@ void Hub::publish_locked(std::vector<v1::Event>& events, std::vector<std::shared
   for (const auto& subscription : subscriptions_) {
     wanted.clear();
     for (size_t i = 0; i < events.size(); ++i) {
-      if (!filter_matches(subscription->filter_, shared[i] ? *shared[i] : events[i])) continue;
-      if (!shared[i]) shared[i] = share(events[i]);
-      wanted.push_back(shared[i]);
+      if (!filter_matches(subscription->filter_, events[i])) continue;
+      if (!serialized[i]) serialized[i] = serialize_event(events[i]);
+      wanted.push_back(serialized[i]);
     }
     if (!wanted.empty() && subscription->offer(wanted)) offered.push_back(subscription);
   }
   events.clear();
 }
 
-uint64_t Hub::replay_into(Subscription& subscription, const v1::SubscribeRequest& filter) const {
+uint64_t Hub::replay(const v1::SubscribeRequest& filter, std::vector<EventPtr>& out) const {
   if (!filter.has_resume()) return 0;
   const uint64_t oldest = retained_.empty() ? next_seq_ : retained_.front()->seq();
   uint64_t first = oldest;
   if (filter.resume().daemon_instance() != instance_) {
     // Whatever happened while no daemon ran was never seen; how much is unknown.
-    subscription.offer_unbounded(loss_event(v1::LOSS_PLACE_DAEMON_RESTART, 0, v1::EVENT_KIND_UNSPECIFIED));
+    out.push_back(loss_event(v1::LOSS_PLACE_DAEMON_RESTART, 0, v1::EVENT_KIND_UNSPECIFIED));
   } else {
     // A cursor at or past the newest event (even a bogus one) simply means "nothing to replay".
     const uint64_t seq = filter.resume().seq();
     const uint64_t wanted = seq >= next_seq_ ? next_seq_ : seq + 1;
-    if (wanted < oldest)
-      subscription.offer_unbounded(
-          loss_event(v1::LOSS_PLACE_REPLAY_EXPIRED, oldest - wanted, v1::EVENT_KIND_UNSPECIFIED));
+    if (wanted < oldest) {
+      out.push_back(loss_event(v1::LOSS_PLACE_REPLAY_EXPIRED, oldest - wanted, v1::EVENT_KIND_UNSPECIFIED));
+    }
     first = std::max(wanted, oldest);
   }
+  // Retained events are kept serialized: one is parsed only when the filter looks past its kind.
+  const bool parse = looks_past_kind(filter);
+  v1::Event parsed;
   uint64_t replayed = 0;
   for (auto it = retained_.begin() + static_cast<std::ptrdiff_t>(first - oldest); it != retained_.end(); ++it) {
-    if (!filter_matches(filter, **it)) continue;
-    subscription.offer_unbounded(*it);
+    const SerializedEvent& event = **it;
+    if (!kind_passes(filter, event.kind())) continue;
+    if (parse) {
+      const std::string_view body = event.body();
+      if (!parsed.ParseFromArray(body.data(), static_cast<int>(body.size())) || !filter_matches(filter, parsed)) {
+        continue;
+      }
+    }
+    out.push_back(*it);
     ++replayed;
   }
   return replayed;
@@ -346,17 +323,18 @@ std::shared_ptr<Subscription> Hub::subscribe(const v1::SubscribeRequest& filter,
     subscription->close();
     return subscription;
   }
-  // StreamStart is queued first; its replay count is filled in below, before the subscription is
-  // visible to anyone who could read it.
-  auto start = std::make_shared<v1::Event>();
-  start->set_kind(v1::EVENT_KIND_STREAM_START);
-  start->set_time_ns(wall_clock_ns());
-  v1::StreamStart* info = start->mutable_stream_start();
+  // StreamStart comes first, and says how many retained events follow it.
+  std::vector<EventPtr> replayed;
+  v1::Event start;
+  start.set_kind(v1::EVENT_KIND_STREAM_START);
+  start.set_time_ns(wall_clock_ns());
+  v1::StreamStart* info = start.mutable_stream_start();
   info->set_daemon_instance(instance_);
   info->set_oldest_retained_seq(retained_.empty() ? 0 : retained_.front()->seq());
   info->set_next_seq(next_seq_);
-  subscription->offer_unbounded(start);
-  info->set_replayed(replay_into(*subscription, filter));
+  info->set_replayed(replay(filter, replayed));
+  subscription->offer_unbounded(serialize_event(start));
+  for (const EventPtr& event : replayed) subscription->offer_unbounded(event);
   subscriptions_.push_back(subscription);
   return subscription;
 }

@@ -3,26 +3,25 @@
 // counts it, and the subscriber's stream gets a Loss event before its next delivered event.
 // The hub also retains the most recent events, so that a subscriber that reconnects with a cursor
 // resumes where it stopped.
+// An event is serialized once, when published, however many subscribers take it; queues and the
+// replay buffer hold those bytes (serialized_event.h).
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
+#include "serialized_event.h"
 #include "vajra/v1/vajra.pb.h"
 
 namespace vajra {
 
-using EventPtr = std::shared_ptr<const v1::Event>;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
 // A batch (Subscription::take_batch) carries at most this many events; a held batch is due once
@@ -41,23 +40,17 @@ class Subscription {
   Subscription(uint64_t id, v1::SubscribeRequest filter, size_t capacity, size_t byte_capacity, uint32_t peer_uid,
                uint32_t peer_pid);
 
-  // Waits up to `timeout` for the next event. Where events were dropped, returns a Loss event
-  // counting them, in the place of the stream where they are missing: after the events queued
-  // before the drops, before the first event queued after them. Returns nullptr on timeout or once
-  // closed and drained.
-  EventPtr next(std::chrono::milliseconds timeout);
-  // The same stream, taken several events at a time and without waiting: appends to `out` what is
-  // queued, at most `max_events` (at least 1; Loss events included, in the same places next() would
-  // return them). Returns how many were appended: 0 when nothing is queued, or when the filter's
-  // max_batch_delay_ms holds the batch and it is not due yet (held_due_locked). The listener says
-  // when to call it again.
+  // Appends to `out` what is queued, at most `max_events` (at least 1), without waiting. Where events
+  // were dropped, a Loss event counting them takes their place in the stream: after the events queued
+  // before the drops, before the first event queued after them. Returns how many were appended: 0
+  // when nothing is queued, or when the filter's max_batch_delay_ms holds the batch and it is not due
+  // yet (held_due_locked). The listener says when to call it again.
   size_t take_batch(std::vector<EventPtr>& out, size_t max_events);
   void close();
   bool closed() const;
-  // For a consumer that does not wait in next() (take_batch()'s): called whenever the hub has queued
-  // events or closed the subscription, on the hub's caller's thread, with no lock of the hub's or
-  // the queue's held. set_listener(nullptr) returns only once no call is running, so the listener's
-  // owner may go away after it.
+  // Called whenever the hub has queued events that are due, or closed the subscription, on the hub's
+  // caller's thread, with no lock of the hub's or the queue's held. set_listener(nullptr) returns only
+  // once no call is running, so the listener's owner may go away after it.
   void set_listener(std::function<void()> listener);
 
   uint64_t id() const { return id_; }
@@ -67,7 +60,8 @@ class Subscription {
   friend class Hub;
   // Called by the hub; never blocks on the consumer. A full queue drops live events only: what the
   // hub queues at subscription (StreamStart, replay) is bounded by the replay buffer it shares.
-  // Returns whether anything was queued (the listener is then due).
+  // Returns whether the listener is due: something was queued and, for a held subscription, the
+  // batch is due.
   bool offer(const std::vector<EventPtr>& events);
   void offer_unbounded(const EventPtr& event);
 
@@ -76,7 +70,6 @@ class Subscription {
     EventPtr event;
     uint64_t lost_before;
     v1::EventKind lost_kind;
-    size_t bytes;
   };
   // Removes the front event (its lost_before already announced) and returns it.
   EventPtr pop_locked();
@@ -96,7 +89,6 @@ class Subscription {
   const uint32_t peer_uid_, peer_pid_;
   const uint64_t connected_ns_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   std::deque<Queued> queue_;
   size_t queued_bytes_ = 0;
   // When the oldest queued event was queued; SteadyTime::min() when it must go without waiting (what
@@ -116,7 +108,7 @@ class Hub {
   // `instance` names this daemon run in cursors; the newest `replay_capacity` events (0: none), and
   // at most `replay_bytes` of them, are retained. Each subscriber queues at most
   // `subscriber_queue_capacity` events and `subscriber_queue_bytes` bytes of them. Bytes are serialized
-  // sizes: they stand for the memory an event holds.
+  // sizes, the memory an event holds once published.
   Hub(size_t subscriber_queue_capacity, size_t replay_capacity, size_t replay_bytes, std::string instance,
       size_t subscriber_queue_bytes = SIZE_MAX);
 
@@ -151,8 +143,9 @@ class Hub {
 
  private:
   void publish_locked(std::vector<v1::Event>& events, std::vector<std::shared_ptr<Subscription>>& offered);
-  // Queues what a resuming subscriber missed; returns how many retained events it replays.
-  uint64_t replay_into(Subscription& subscription, const v1::SubscribeRequest& filter) const;
+  // Appends to `out` what a resuming subscriber missed (a Loss event for what is no longer retained,
+  // then the retained events after its cursor that pass its filter); returns how many retained events.
+  uint64_t replay(const v1::SubscribeRequest& filter, std::vector<EventPtr>& out) const;
 
   const size_t capacity_;
   const size_t byte_capacity_;

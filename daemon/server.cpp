@@ -21,11 +21,11 @@
 #include <string_view>
 #include <vector>
 
-#include <google/protobuf/io/coded_stream.h>
 #include <grpc/grpc.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/server_posix.h>
+#include <grpcpp/support/byte_buffer.h>
 #include <spdlog/spdlog.h>
 
 #include "file_filter.h"
@@ -35,8 +35,6 @@
 namespace vajra {
 namespace {
 
-// How often an idle stream looks whether its client has gone.
-constexpr std::chrono::milliseconds kIdleCheck{250};
 // How long stop() lets streams and calls end by themselves before cancelling them.
 constexpr std::chrono::milliseconds kShutdownGrace{500};
 // How long the accept loop rests after accept() failed for lack of fds or memory.
@@ -220,66 +218,60 @@ std::optional<uint64_t> socket_inode(int fd) {
   return st.st_ino;
 }
 
-// What one turn of a stream's loop did.
-enum class Delivery {
-  kIdle,  // nothing queued within kIdleCheck (or the subscription closed and drained)
-  kSent,
-  kGone,  // the write failed: the client has gone or the call was cancelled
-};
-
-// Serialized size of an event inside an EventBatch (tag, length, body), for the batch's byte bound.
-// Events are immutable once published, so a size cached by the hub (or by an earlier batch) holds.
-size_t size_in_batch(const v1::Event& event) {
-  const int cached = event.GetCachedSize();
-  const size_t body = cached > 0 ? static_cast<size_t>(cached) : event.ByteSizeLong();
-  return 1 + google::protobuf::io::CodedOutputStream::VarintSize64(body) + body;
+// The request of a raw (ByteBuffer) call, parsed.
+std::optional<v1::SubscribeRequest> parse_request(const grpc::ByteBuffer& request) {
+  std::vector<grpc::Slice> slices;
+  if (!request.Dump(&slices).ok()) return std::nullopt;
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  v1::SubscribeRequest parsed;
+  if (!parsed.ParseFromString(bytes)) return std::nullopt;
+  return parsed;
 }
 
-// An EventBatch message that borrows its events: they are shared with the hub and other subscribers,
-// so they are added to the message by pointer and taken out again, undeleted, before the message is
-// cleared or destroyed.
-class BorrowedBatch {
- public:
-  BorrowedBatch() = default;
-  ~BorrowedBatch() { release(); }
-  BorrowedBatch(const BorrowedBatch&) = delete;
-  BorrowedBatch& operator=(const BorrowedBatch&) = delete;
-
-  // Takes events from `events`, starting at `next`, until the byte bound (at least one); returns
-  // the index after the last one taken.
-  size_t fill(const std::vector<EventPtr>& events, size_t next) {
+// One message of a stream from the events in `events` starting at `next`; returns the index after the
+// last one taken. A Subscribe message is one Event; a SubscribeBatches message is an EventBatch, whose
+// bytes are its events' entries one after another, taken until the byte bound (at least one). Either
+// refers to the events' slices: nothing is copied. `slices` is scratch space.
+size_t fill_message(const std::vector<EventPtr>& events, size_t next, bool batches, std::vector<grpc::Slice>& slices,
+                    grpc::ByteBuffer& message) {
+  slices.clear();
+  if (!batches) {
+    const SerializedEvent& event = *events[next];
+    slices.emplace_back(grpc_slice_sub(event.entry(), event.body_offset(), event.size()), grpc::Slice::STEAL_REF);
+    next += 1;
+  } else {
     size_t bytes = 0;
     for (; next < events.size(); ++next) {
-      const size_t size = size_in_batch(*events[next]);
-      if (message_.events_size() > 0 && bytes + size > kBatchBytes) break;
-      // Serializing only reads the event (its cached sizes are atomics).
-      message_.mutable_events()->UnsafeArenaAddAllocated(const_cast<v1::Event*>(events[next].get()));
+      const size_t size = events[next]->size();
+      if (!slices.empty() && bytes + size > kBatchBytes) break;
+      slices.emplace_back(events[next]->entry(), grpc::Slice::ADD_REF);
       bytes += size;
     }
-    return next;
   }
-  // Takes the borrowed events out of the message without deleting them.
-  void release() {
-    auto* events = message_.mutable_events();
-    if (!events->empty()) events->UnsafeArenaExtractSubrange(0, events->size(), nullptr);
-  }
-  const v1::EventBatch* message() const { return &message_; }
-
- private:
-  v1::EventBatch message_;
-};
+  message = grpc::ByteBuffer(slices.data(), slices.size());
+  slices.clear();
+  return next;
+}
 
 }  // namespace
 
-// A SubscribeBatches stream. It has no thread of its own: the thread that queues events for an idle
-// stream starts the write (the publishing thread, with the events still in its cache), and a write's
+// A Subscribe or SubscribeBatches stream, written from the hub's serialized events (raw messages: an
+// event is serialized once for all subscribers, when published). It has no thread of its own: the
+// thread that queues events for an idle stream starts the write (the publishing thread), and a write's
 // completion starts the next while more is queued. At most one write is in flight, as gRPC requires.
-class Server::BatchStream final : public grpc::ServerWriteReactor<v1::EventBatch> {
+class Server::EventStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  BatchStream(Server& server, grpc::CallbackServerContext* context, const v1::SubscribeRequest& request)
-      : server_(server), context_(context) {
+  // `batches`: a SubscribeBatches call (EventBatch messages), else Subscribe (one Event per message).
+  EventStream(Server& server, grpc::CallbackServerContext* context, const grpc::ByteBuffer& raw_request, bool batches)
+      : server_(server), context_(context), batches_(batches) {
     std::lock_guard<std::recursive_mutex> lock(mu_);
-    if (grpc::Status status = validate(request, /*batches=*/true); !status.ok()) {
+    const std::optional<v1::SubscribeRequest> request = parse_request(raw_request);
+    if (!request) {
+      end(invalid("request: not a SubscribeRequest message"));
+      return;
+    }
+    if (grpc::Status status = validate(*request, batches); !status.ok()) {
       end(status);
       return;
     }
@@ -289,14 +281,14 @@ class Server::BatchStream final : public grpc::ServerWriteReactor<v1::EventBatch
       return;
     }
     registered_ = true;
-    subscription_ = server_.open_subscription(request, fd, context->peer());
+    subscription_ = server_.open_subscription(*request, fd, context->peer());
     subscription_->set_listener([this] { send_next(); });
     send_next();
   }
 
   void OnWriteDone(bool ok) override {
     std::lock_guard<std::recursive_mutex> lock(mu_);
-    batch_.release();
+    message_.Clear();
     writing_ = false;
     // A failed write means the client has gone or the call was cancelled.
     if (!ok) {
@@ -333,9 +325,9 @@ class Server::BatchStream final : public grpc::ServerWriteReactor<v1::EventBatch
         return;
       }
     }
-    next_ = batch_.fill(events_, next_);
+    next_ = fill_message(events_, next_, batches_, slices_, message_);
     writing_ = true;
-    StartWrite(batch_.message());
+    StartWrite(&message_);
   }
 
   void end(const grpc::Status& status) {
@@ -346,6 +338,7 @@ class Server::BatchStream final : public grpc::ServerWriteReactor<v1::EventBatch
 
   Server& server_;
   grpc::CallbackServerContext* const context_;
+  const bool batches_;
   std::shared_ptr<Subscription> subscription_;
   bool registered_ = false;
   // Held by whichever thread starts or completes a write; recursive in case gRPC runs a completion
@@ -353,33 +346,30 @@ class Server::BatchStream final : public grpc::ServerWriteReactor<v1::EventBatch
   std::recursive_mutex mu_;
   bool writing_ = false;
   bool ended_ = false;
-  std::vector<EventPtr> events_;  // taken from the subscription; keeps the borrowed events alive
+  std::vector<EventPtr> events_;  // taken from the subscription
   size_t next_ = 0;               // the first of events_ not yet written
-  BorrowedBatch batch_;
+  std::vector<grpc::Slice> slices_;
+  grpc::ByteBuffer message_;  // the write in flight
 };
 
+// Callback methods only, so that no call passes through a sync server's thread pool: gRPC starts
+// and ends threads there per call, and with events.threads on each of those threads is an event.
 class Server::SensorService final
-    : public v1::Sensor::WithCallbackMethod_Status<v1::Sensor::WithCallbackMethod_SubscribeBatches<v1::Sensor::Service>> {
+    : public v1::Sensor::WithCallbackMethod_Status<
+          v1::Sensor::WithRawCallbackMethod_Subscribe<v1::Sensor::WithRawCallbackMethod_SubscribeBatches<v1::Sensor::Service>>> {
  public:
   explicit SensorService(Server& server) : server_(server) {}
 
-  grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest* request,
-                         grpc::ServerWriter<v1::Event>* writer) override {
-    return serve(context, *request, [writer](Subscription& subscription) {
-      const EventPtr event = subscription.next(kIdleCheck);
-      if (!event) return Delivery::kIdle;
-      return writer->Write(*event) ? Delivery::kSent : Delivery::kGone;
-    });
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* context,
+                                                        const grpc::ByteBuffer* request) override {
+    return new EventStream(server_, context, *request, /*batches=*/false);
   }
 
-  grpc::ServerWriteReactor<v1::EventBatch>* SubscribeBatches(grpc::CallbackServerContext* context,
-                                                             const v1::SubscribeRequest* request) override {
-    return new BatchStream(server_, context, *request);
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* SubscribeBatches(grpc::CallbackServerContext* context,
+                                                               const grpc::ByteBuffer* request) override {
+    return new EventStream(server_, context, *request, /*batches=*/true);
   }
 
-  // A callback method, so that a unary call never passes through the sync server's thread pool:
-  // with one idle poller (Server::start) that pool would start a thread for each call and end it
-  // after, and with events.threads on each of those threads is an event.
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context, const v1::StatusRequest*,
                                    v1::StatusResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -402,47 +392,6 @@ class Server::SensorService final
     response->set_refused_connections(server_.refused_connections());
     response->set_next_seq(server_.hub_.next_seq());
     return grpc::Status::OK;
-  }
-
-  // Registers a stream (so that stop() can end it), and hands the subscriber its events through
-  // `deliver` until it leaves or the server stops.
-  template <typename Deliver>
-  grpc::Status serve(grpc::ServerContext* context, const v1::SubscribeRequest& request, Deliver deliver) {
-    if (grpc::Status status = validate(request, /*batches=*/false); !status.ok()) return status;
-    const int fd = connection_fd(context->peer()).value_or(-1);
-    if (!server_.register_stream(context, fd)) return kStopping;
-    // Leaves the list however stream() ends, so that stop() never waits for a stream gone.
-    struct Deregister {
-      Server& server;
-      grpc::ServerContext* context;
-      ~Deregister() { server.deregister_stream(context); }
-    } deregister{server_, context};
-    return stream(context, fd, request, deliver);
-  }
-
-  template <typename Deliver>
-  grpc::Status stream(grpc::ServerContext* context, int fd, const v1::SubscribeRequest& request,
-                      Deliver& deliver) {
-    std::shared_ptr<Subscription> subscription = server_.open_subscription(request, fd, context->peer());
-
-    grpc::Status result = grpc::Status::OK;
-    while (!context->IsCancelled()) {
-      if (server_.stopping_) {
-        result = kStopping;
-        break;
-      }
-      const Delivery delivery = deliver(*subscription);
-      if (delivery == Delivery::kIdle) {
-        if (!subscription->closed()) continue;
-        result = kStopping;
-        break;
-      }
-      // A failed write means the client has gone or the call was cancelled.
-      if (delivery == Delivery::kGone) break;
-    }
-
-    server_.close_subscription(subscription);
-    return result;
   }
 
   Server& server_;
@@ -472,12 +421,6 @@ void Server::start() {
   grpc::ServerBuilder builder;
   builder.RegisterService(service_.get());
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
-  // The sync pool serves Subscribe, each stream on a thread of its own; its pollers otherwise only
-  // read what clients send (mostly flow-control window updates after each batch). Two idle pollers
-  // handed that work back and forth, which on this kind of VM cost more context switches than the
-  // writes themselves (docs/benchmarks.md); one is enough. A Subscribe call keeps the poller it took
-  // (gRPC starts another); SubscribeBatches and Status are callback methods, which never take it.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 1);
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_) {
     throw std::runtime_error("socket.path " + config_.path + ": gRPC server failed to start");
@@ -551,7 +494,7 @@ void Server::stop() {
 }
 
 void Server::end_streams() {
-  // Wakes idle streams at once; busy ones see stopping_ before their next write.
+  // Each stream ends once it has written what its subscription had queued.
   hub_.close_all();
   std::unique_lock<std::mutex> lock(streams_mu_);
   if (streams_ended_.wait_for(lock, kShutdownGrace, [this] { return streams_.empty(); })) return;

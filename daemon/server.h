@@ -45,7 +45,7 @@ class Server {
 
  private:
   class SensorService;
-  class BatchStream;
+  class EventStream;
   struct Peer {
     uint32_t uid;
     uint32_t pid;
