@@ -17,9 +17,13 @@
 //                      threads that allocate are few and each has its own cache in front of the
 //                      arena; against narenas:2, vajrad's peak RSS in the file storm was 2-4 MiB lower
 //                      with the same CPU per event (3 interleaved pairs)
-//   dirty_decay_ms     freed pages go back to the kernel after ~1 s, not the default 10 s, so a storm's
-//   muzzy_decay_ms     queues do not stay resident long after it (vajrad's peak RSS in the file storm
-//                      96 → 82 MiB)
+//   dirty_decay_ms     freed pages go back to the kernel over jemalloc's default 10 s, and then at once
+//   muzzy_decay_ms     (no lazy-free stage). A 1 s decay kept the storms' peak RSS lower while
+//                      vajrad's queues held protobuf messages (file storm 96 → 82 MiB), but pages it
+//                      returned mid-storm were faulted in again: 4-7 % of the decode thread's samples.
+//                      Since the hub keeps serialized bytes instead, 10 s costs 4-6 MiB of peak RSS
+//                      and saves CPU (interleaved pairs, medians: exec storm 218 → 196 ms, 6 pairs;
+//                      watched file storm 2,020 → 1,875 ms, 4 pairs; peak RSS 60 → 66 and 64 → 68 MiB)
 extern "C" {
-const char* malloc_conf = "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0";
+const char* malloc_conf = "narenas:1,dirty_decay_ms:10000,muzzy_decay_ms:0";
 }
