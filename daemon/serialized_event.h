@@ -3,12 +3,12 @@
 // than the message.
 #pragma once
 
-#include <grpc/slice.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
+
+#include <grpc/slice.h>
 
 #include "vajra/v1/vajra.pb.h"
 
