@@ -281,6 +281,46 @@ TEST_CASE("server: SubscribeBatches refuses a bad filter as Subscribe does, and 
   REQUIRE(stopped.wait_for(20s) == std::future_status::ready);
 }
 
+TEST_CASE("server: a request that is no SubscribeRequest is refused, naming the request") {
+  LocalServer local(64, 0);
+  const auto channel = grpc::CreateChannel("unix:" + local.socket_path(), grpc::InsecureChannelCredentials());
+  // A container_ids entry that claims 5 bytes and has 2: no protobuf parser takes it.
+  const std::string truncated = "\x1a\x05" "ab";
+  grpc::Slice slice(truncated);
+  const grpc::ByteBuffer request(&slice, 1);
+  for (const char* method : {"/vajra.v1.Sensor/Subscribe", "/vajra.v1.Sensor/SubscribeBatches"}) {
+    INFO(method);
+    Call call;
+    const grpc::internal::RpcMethod rpc(method, grpc::internal::RpcMethod::SERVER_STREAMING);
+    std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
+        grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(channel.get(), rpc, &call.context, request));
+    const grpc::Status status = refusal(*reader);
+    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(status.error_message() == "request: not a SubscribeRequest message");
+  }
+  CHECK(local.hub().subscribers().empty());
+}
+
+TEST_CASE("server: Subscribe sends one event per message, and ends when the server stops") {
+  LocalServer local(64, 0);
+  Call call;
+  auto reader = local.stub().Subscribe(&call.context, v1::SubscribeRequest());
+  local.wait_subscribers(1);
+  for (uint32_t pid = 1; pid <= 3; ++pid) local.hub().publish(exec_event(pid));
+  v1::Event event;
+  REQUIRE(reader->Read(&event));
+  CHECK(event.kind() == v1::EVENT_KIND_STREAM_START);
+  for (uint32_t pid = 1; pid <= 3; ++pid) {
+    REQUIRE(reader->Read(&event));
+    CHECK(event.seq() == pid);
+    CHECK(event.process().pid() == pid);
+  }
+  auto stopped = std::async(std::launch::async, [&] { local.server().stop(); });
+  CHECK_FALSE(reader->Read(&event));
+  CHECK(reader->Finish().error_code() == grpc::StatusCode::UNAVAILABLE);
+  REQUIRE(stopped.wait_for(20s) == std::future_status::ready);
+}
+
 TEST_CASE("server: stop ends a SubscribeBatches stream whose client stopped reading") {
   LocalServer local(4, 0);
   SlowReader slow(local);
