@@ -499,6 +499,7 @@ std::string format_status_text(const v1::StatusResponse& status, uint64_t now_ns
           ull(status.replay_retained()), ull(status.replay_capacity()), ull(status.replay_bytes() / 1024));
   appendf(out, "  pipeline     %u events waiting for fan-out (%llu KiB)\n", status.pipeline_queue_depth(),
           ull(status.pipeline_queue_bytes() / 1024));
+  appendf(out, "  ring drains  %llu\n", ull(status.ring_drains()));
 
   out += "\nfeatures\n";
   for (const v1::KernelFeature& feature : status.features()) {

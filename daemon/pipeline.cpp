@@ -76,7 +76,7 @@ Pipeline::~Pipeline() { stop(); }
 
 void Pipeline::start() {
   running_ = true;
-  // Named for top -H and perf, and for the tests that watch the decode thread's wake-ups.
+  // Named for top -H and perf.
   publish_thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "vj-publish");
     publish_loop();
@@ -103,6 +103,7 @@ void Pipeline::decode_loop() {
   std::chrono::milliseconds hold_off = kHoldOffFirst;
   while (running_) {
     const auto drain_start = std::chrono::steady_clock::now();
+    counters_.ring_drains.fetch_add(1, std::memory_order_relaxed);
     const int consumed = probes_.consume();
     if (consumed < 0) spdlog::warn("draining the ring buffers failed: {}", strerror(-consumed));
     hand_over();
@@ -374,6 +375,7 @@ void Pipeline::fill_status(v1::StatusResponse& status) const {
     status.set_pipeline_queue_bytes(queued_bytes_);
   }
   status.set_dns_malformed(counters_.dns_malformed.load(std::memory_order_relaxed));
+  status.set_ring_drains(counters_.ring_drains.load(std::memory_order_relaxed));
 }
 
 }  // namespace vajra

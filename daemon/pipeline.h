@@ -59,6 +59,7 @@ class Pipeline {
     std::array<std::atomic<uint64_t>, kKinds> received{}, published{}, decode_errors{}, pipeline_drops{},
         kernel_drops{};
     std::atomic<uint64_t> dns_malformed{0};
+    std::atomic<uint64_t> ring_drains{0};
   };
 
   void decode_loop();

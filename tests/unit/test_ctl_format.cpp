@@ -190,6 +190,7 @@ TEST_CASE("status report shows each section") {
   status.set_replay_bytes(2048);
   status.set_pipeline_queue_depth(7);
   status.set_pipeline_queue_bytes(3072);
+  status.set_ring_drains(1234);
   status.set_subscriber_drops(10);
   status.mutable_process_cache()->set_size(300);
   status.mutable_process_cache()->set_capacity(32768);
@@ -214,6 +215,7 @@ TEST_CASE("status report shows each section") {
   CHECK(text.find("  cpu policy   batch\n") != std::string::npos);
   CHECK(text.find("  replay       40 of 8192 events retained for resuming subscribers (2 KiB)\n") != std::string::npos);
   CHECK(text.find("  pipeline     7 events waiting for fan-out (3 KiB)\n") != std::string::npos);
+  CHECK(text.find("  ring drains  1234\n") != std::string::npos);
   CHECK(text.find("  ringbuf                      yes") != std::string::npos);
   CHECK(text.find("  process/exec_failed          failed    tp/syscalls/sys_exit_execve  error: "
                   "permission denied\n") != std::string::npos);
