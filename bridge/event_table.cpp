@@ -32,15 +32,61 @@ bool EventTable::accepts(v1::EventKind kind) const {
   return std::find(family_.kinds.begin(), family_.kinds.end(), kind) != family_.kinds.end();
 }
 
-void EventTable::add(const v1::Event& event, const std::string& daemon_instance) {
-  const EventSource source{event, daemon_instance};
-  std::vector<std::optional<std::string>> values;
-  values.reserve(family_.columns.size());
-  for (const EventColumn& column : family_.columns) values.push_back(column.value(source));
+void EventTable::add(StreamedEvent&& event, const std::shared_ptr<const std::string>& daemon_instance) {
   // The `time` column's value (event_header_columns), which the store orders and expires by.
-  const uint64_t time_s = event.time_ns() / 1000000000ull;
-  store_.insert(daemon_instance, event.seq(), time_s, std::make_shared<const PackedRow>(std::move(values), &interner_),
+  const uint64_t time_s = event.time_ns / 1000000000ull;
+  std::shared_ptr<const std::string> process;
+  if (!event.process.empty()) process = share_process(std::move(event.process));
+  store_.insert(*daemon_instance, event.seq, time_s,
+                std::make_shared<StoredEvent>(std::move(event.bytes), std::move(process), daemon_instance, held_bytes_),
                 now_s_());
+}
+
+std::shared_ptr<const std::string> EventTable::share_process(std::string&& process) {
+  for (size_t i = 1; i <= kRecentProcesses; ++i) {
+    const auto& recent = recent_processes_[(next_recent_ + kRecentProcesses - i) % kRecentProcesses];
+    if (recent && *recent == process) return recent;
+  }
+  // Counted once however many events share it, until the last one lets it go.
+  std::atomic<uint64_t>* held = &held_bytes_;
+  held->fetch_add(process.capacity(), std::memory_order_relaxed);
+  std::shared_ptr<const std::string> shared(new std::string(std::move(process)), [held](const std::string* bytes) {
+    held->fetch_sub(bytes->capacity(), std::memory_order_relaxed);
+    delete bytes;
+  });
+  recent_processes_[next_recent_] = shared;
+  next_recent_ = (next_recent_ + 1) % kRecentProcesses;
+  return shared;
+}
+
+TableCounters EventTable::counters() const {
+  TableCounters counters;
+  counters.store = store_.counters();
+  counters.bytes = held_bytes_.load(std::memory_order_relaxed);
+  counters.rows_built = rows_built_.load(std::memory_order_relaxed);
+  counters.unreadable = unreadable_.load(std::memory_order_relaxed);
+  return counters;
+}
+
+void EventTable::build_rows(const std::vector<std::shared_ptr<StoredEvent>>& stored) {
+  std::vector<std::optional<std::string>> values;
+  for (const std::shared_ptr<StoredEvent>& event : stored) {
+    if (event->built()) continue;
+    if (!parse_streamed_event(event->event_bytes(), event->process_bytes(), parsed_)) {
+      // vajrad sent bytes whose top level read well but whose nested fields do not parse.
+      unreadable_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("{}: an event from vajrad does not parse ({} bytes); it has no row", name_,
+                   event->event_bytes().size());
+      event->set_row(nullptr);
+      continue;
+    }
+    const EventSource source{parsed_, event->instance()};
+    values.clear();
+    values.reserve(family_.columns.size());
+    for (const EventColumn& column : family_.columns) values.push_back(column.value(source));
+    event->set_row(std::make_shared<const PackedRow>(std::move(values), &interner_));
+    rows_built_.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 namespace {
@@ -77,7 +123,16 @@ std::unique_ptr<RowBatch> EventTable::select(const QueryContext& context) {
     spdlog::warn("{}: answering before the start-up restore from vajrad finished (waited {} s)", name_,
                  kRestoreWait.count());
   }
-  auto rows = store_.select(integer_range(context, "time"), integer_range(context, "seq"), now_s_());
+  const auto stored = store_.select(integer_range(context, "time"), integer_range(context, "seq"), now_s_());
+  std::vector<std::shared_ptr<const PackedRow>> rows;
+  rows.reserve(stored.size());
+  {
+    std::lock_guard<std::mutex> lock(build_mu_);
+    build_rows(stored);
+    for (const std::shared_ptr<StoredEvent>& event : stored) {
+      if (event->row()) rows.push_back(event->row());
+    }
+  }
   std::vector<size_t> used;
   for (size_t index : by_name_) {
     if (context.uses(columns_[index].name)) used.push_back(index);

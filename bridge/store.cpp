@@ -11,7 +11,6 @@ uint64_t EventStore::cutoff(uint64_t now_s) const {
 }
 
 void EventStore::pop_front_locked() {
-  counters_.bytes -= entries_.front().row->bytes();
   entries_.pop_front();
   ++base_;
   // The last segment stays even when empty: it remembers the run's last seq for duplicate checks.
@@ -29,7 +28,7 @@ void EventStore::expire_locked(uint64_t now_s) {
 }
 
 void EventStore::insert(const std::string& instance, uint64_t seq, uint64_t time_s,
-                        std::shared_ptr<const PackedRow> row, uint64_t now_s) {
+                        std::shared_ptr<StoredEvent> row, uint64_t now_s) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!segments_.empty() && segments_.back().instance == instance && seq <= segments_.back().last_seq) {
     ++counters_.duplicates_dropped;
@@ -45,7 +44,6 @@ void EventStore::insert(const std::string& instance, uint64_t seq, uint64_t time
   }
 
   const uint64_t prefix_max = entries_.empty() ? time_s : std::max(entries_.back().prefix_max_time, time_s);
-  counters_.bytes += row->bytes();
   entries_.push_back(Entry{time_s, prefix_max, time_s, seq, std::move(row)});
   for (auto it = entries_.rbegin() + 1; it != entries_.rend() && it->suffix_min_time > time_s; ++it) {
     it->suffix_min_time = time_s;
@@ -59,12 +57,12 @@ void EventStore::insert(const std::string& instance, uint64_t seq, uint64_t time
   expire_locked(now_s);
 }
 
-std::vector<std::shared_ptr<const PackedRow>> EventStore::select(const Range& time_s, const Range& seq,
-                                                                 uint64_t now_s) {
+std::vector<std::shared_ptr<StoredEvent>> EventStore::select(const Range& time_s, const Range& seq,
+                                                             uint64_t now_s) {
   std::lock_guard<std::mutex> lock(mu_);
   expire_locked(now_s);
   ++counters_.selects;
-  std::vector<std::shared_ptr<const PackedRow>> rows;
+  std::vector<std::shared_ptr<StoredEvent>> rows;
   if (time_s.empty() || seq.empty() || entries_.empty()) return rows;
 
   const uint64_t oldest_kept = cutoff(now_s);

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "constraints.h"
-#include "packed_row.h"
+#include "stored_event.h"
 
 namespace vajra::bridge {
 
@@ -31,7 +31,6 @@ struct StoreLimits {
 
 struct StoreCounters {
   uint64_t rows = 0;
-  uint64_t bytes = 0;               // packed row payloads
   uint64_t inserted = 0;
   uint64_t evicted_expired = 0;     // older than the retention window (including rows that arrived too old)
   uint64_t evicted_max_rows = 0;    // pushed out by max_rows
@@ -47,10 +46,10 @@ class EventStore {
   // Adds a row of daemon run `instance`, whose seq must be above the last one held for that run
   // (otherwise it is a duplicate and is dropped). `now_s` is the wall clock in UNIX seconds.
   void insert(const std::string& instance, uint64_t seq, uint64_t time_s,
-              std::shared_ptr<const PackedRow> row, uint64_t now_s);
+              std::shared_ptr<StoredEvent> row, uint64_t now_s);
 
   // Rows whose time and seq lie in the ranges and that have not expired, in arrival order.
-  std::vector<std::shared_ptr<const PackedRow>> select(const Range& time_s, const Range& seq, uint64_t now_s);
+  std::vector<std::shared_ptr<StoredEvent>> select(const Range& time_s, const Range& seq, uint64_t now_s);
 
   StoreCounters counters() const;
 
@@ -60,7 +59,7 @@ class EventStore {
     uint64_t prefix_max_time;
     uint64_t suffix_min_time;
     uint64_t seq;
-    std::shared_ptr<const PackedRow> row;
+    std::shared_ptr<StoredEvent> row;
   };
   struct Segment {
     uint64_t first;  // absolute index (counting evicted rows) of the run's first row

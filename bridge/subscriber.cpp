@@ -6,8 +6,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "batch_arena.h"
-
 namespace vajra::bridge {
 namespace {
 
@@ -135,21 +133,33 @@ std::string Subscriber::stream_once(bool* started) {
   request.mutable_resume()->set_daemon_instance(resume->instance);
   request.mutable_resume()->set_seq(resume->seq);
   request.set_max_batch_delay_ms(max_batch_delay_ms_);
-  auto stub = v1::Sensor::NewStub(new_channel());
+  grpc::GenericStub stub(new_channel());
   bool received = false;
-  std::optional<grpc::Status> status = call(*stub, request, /*batches=*/true, *resume, started, &received);
+  std::optional<grpc::Status> status = call(stub, request, /*batches=*/true, *resume, started, &received);
   if (status && status->error_code() == grpc::StatusCode::UNIMPLEMENTED && !received) {
     // A vajrad older than SubscribeBatches: the same stream, one event per message.
     spdlog::info("vajrad on {} has no SubscribeBatches; subscribing event by event", socket_);
     request.clear_max_batch_delay_ms();  // Subscribe never holds events
-    status = call(*stub, request, /*batches=*/false, *resume, started, &received);
+    status = call(stub, request, /*batches=*/false, *resume, started, &received);
   }
   if (!status) return "stopping";
   if (status->ok()) return "vajrad ended the stream";
   return "Subscribe on " + socket_ + ": " + status->error_message();
 }
 
-std::optional<grpc::Status> Subscriber::call(v1::Sensor::Stub& stub, const v1::SubscribeRequest& request,
+namespace {
+
+// One asynchronous operation at a time on `queue`: waits for the one just started; false when it
+// failed (the call ended, or was cancelled).
+bool completed(grpc::CompletionQueue& queue) {
+  void* tag = nullptr;
+  bool ok = false;
+  return queue.Next(&tag, &ok) && ok;
+}
+
+}  // namespace
+
+std::optional<grpc::Status> Subscriber::call(grpc::GenericStub& stub, const v1::SubscribeRequest& request,
                                              bool batches, const Cursor& resume, bool* started, bool* received) {
   grpc::ClientContext context;
   {
@@ -166,40 +176,77 @@ std::optional<grpc::Status> Subscriber::call(v1::Sensor::Stub& stub, const v1::S
     }
   } inactive{*this};
 
-  if (batches) {
-    auto reader = stub.SubscribeBatches(&context, request);
-    BatchArena arena;
-    while (true) {
-      v1::EventBatch* batch = arena.fresh();
-      if (!reader->Read(batch)) break;
-      *received = true;
-      for (const v1::Event& event : batch->events()) on_event(event, resume, started);
+  const std::string method = batches ? "/vajra.v1.Sensor/SubscribeBatches" : "/vajra.v1.Sensor/Subscribe";
+  grpc::CompletionQueue queue;
+  // Every operation completes before the next starts, and the queue is drained before it goes.
+  struct Drained {
+    grpc::CompletionQueue& queue;
+    ~Drained() {
+      queue.Shutdown();
+      void* tag = nullptr;
+      bool ok = false;
+      while (queue.Next(&tag, &ok)) {
+      }
     }
-    return reader->Finish();
+  } drained{queue};
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> stream = stub.PrepareCall(&context, method, &queue);
+  void* const tag = stream.get();
+  // Handling an event can fail (a malformed one); the call is then cancelled and finished before the
+  // failure ends the stream.
+  std::string failure;
+  stream->StartCall(tag);
+  if (completed(queue)) {
+    const std::string serialized = request.SerializeAsString();
+    grpc::Slice slice(serialized);
+    grpc::ByteBuffer message(&slice, 1);
+    stream->WriteLast(message, grpc::WriteOptions(), tag);
+    grpc::ByteBuffer read;
+    std::string bytes;
+    const auto handle = [&](StreamedEvent&& event) { on_event(std::move(event), resume, started); };
+    const bool written = completed(queue);
+    while (written && failure.empty()) {
+      stream->Read(&read, tag);
+      if (!completed(queue)) break;
+      *received = true;
+      try {
+        if (batches) {
+          if (!read_event_batch(read, handle)) failure = "vajrad sent a malformed EventBatch";
+        } else {
+          StreamedEvent event;
+          if (!message_bytes(read, bytes) || !read_streamed_event(std::move(bytes), event)) {
+            failure = "vajrad sent a malformed Event";
+          } else {
+            handle(std::move(event));
+          }
+        }
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+      if (!failure.empty()) context.TryCancel();
+    }
   }
-  auto reader = stub.Subscribe(&context, request);
-  v1::Event event;
-  while (reader->Read(&event)) {
-    *received = true;
-    on_event(event, resume, started);
-  }
-  return reader->Finish();
+  grpc::Status status;
+  stream->Finish(&status, tag);
+  completed(queue);
+  if (!failure.empty()) throw std::runtime_error(failure);
+  return status;
 }
 
-void Subscriber::on_event(const v1::Event& event, const Cursor& resume, bool* started) {
-  switch (event.kind()) {
-    case v1::EVENT_KIND_STREAM_START:
-      *started = true;
-      on_stream_start(event.stream_start(), resume);
-      break;
-    case v1::EVENT_KIND_LOSS:
-      if (event.seq() != 0) on_sequenced(event);
-      on_loss(event.loss());
-      break;
-    default:
-      on_sequenced(event);
-      break;
+void Subscriber::on_event(StreamedEvent&& streamed, const Cursor& resume, bool* started) {
+  if (streamed.kind != v1::EVENT_KIND_STREAM_START && streamed.kind != v1::EVENT_KIND_LOSS) {
+    on_sequenced(std::move(streamed));
+    return;
   }
+  // Markers are few: parsed whole here.
+  v1::Event event;
+  if (!parse_streamed_event(streamed.bytes, &streamed.process, event)) throw std::runtime_error("vajrad sent a malformed StreamStart or Loss");
+  if (event.kind() == v1::EVENT_KIND_STREAM_START) {
+    *started = true;
+    on_stream_start(event.stream_start(), resume);
+    return;
+  }
+  if (event.seq() != 0) on_sequenced(std::move(streamed));
+  on_loss(event.loss());
 }
 
 void Subscriber::on_stream_start(const v1::StreamStart& start, const Cursor& resume) {
@@ -272,27 +319,30 @@ void Subscriber::on_loss(const v1::LossEvent& loss) {
   }
 }
 
-void Subscriber::on_sequenced(const v1::Event& event) {
-  std::string instance;
+void Subscriber::on_sequenced(StreamedEvent&& event) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (event.seq() <= cursor_.seq) {
+    if (event.seq <= cursor_.seq) {
       ++stats_.duplicates;
       return;
     }
-    cursor_.seq = event.seq();
-    instance = cursor_.instance;
+    cursor_.seq = event.seq;
+    if (!instance_ || *instance_ != cursor_.instance) instance_ = std::make_shared<const std::string>(cursor_.instance);
     ++stats_.events;
-    stats_.cursor_seq = event.seq();
-    if (event.seq() < stream_next_) ++stats_.replayed;
-    if (restore_until_ != 0 && event.seq() >= restore_until_) {
+    stats_.cursor_seq = event.seq;
+    if (event.seq < stream_next_) ++stats_.replayed;
+    if (restore_until_ != 0 && event.seq >= restore_until_) {
       restore_until_ = 0;
       spdlog::info("start-up restore complete: {} events from vajrad's replay buffer", stats_.replayed);
       gate_.open();
     }
   }
+  // Each kind belongs to one family's table.
   for (EventTable* table : tables_) {
-    if (table->accepts(event.kind())) table->add(event, instance);
+    if (table->accepts(event.kind)) {
+      table->add(std::move(event), instance_);
+      return;
+    }
   }
 }
 

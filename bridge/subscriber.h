@@ -18,11 +18,13 @@
 #include <thread>
 #include <vector>
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include "cursor_file.h"
 #include "event_table.h"
 #include "restore_gate.h"
+#include "streamed_event.h"
 #include "vajra/v1/vajra.grpc.pb.h"
 
 namespace vajra::bridge {
@@ -80,14 +82,16 @@ class Subscriber {
   // vajrad older than that call gets a Subscribe call instead); either way each event is handled
   // on its own, in stream order, and moves the cursor by itself.
   std::string stream_once(bool* started);
-  // One call of that stream; nullopt when stopping. `received`: whether any message came.
-  std::optional<grpc::Status> call(v1::Sensor::Stub& stub, const v1::SubscribeRequest& request, bool batches,
+  // One call of that stream; nullopt when stopping. `received`: whether any message came. The call
+  // reads raw messages: each event is kept as its bytes, and parsed whole only when a query reads
+  // its row (StoredEvent), or here when it is a StreamStart or a Loss.
+  std::optional<grpc::Status> call(grpc::GenericStub& stub, const v1::SubscribeRequest& request, bool batches,
                                    const Cursor& resume, bool* started, bool* received);
-  void on_event(const v1::Event& event, const Cursor& resume, bool* started);
+  void on_event(StreamedEvent&& event, const Cursor& resume, bool* started);
   std::optional<Cursor> choose_resume(std::string* error);
   void on_stream_start(const v1::StreamStart& start, const Cursor& resume);
   void on_loss(const v1::LossEvent& loss);
-  void on_sequenced(const v1::Event& event);
+  void on_sequenced(StreamedEvent&& event);
   std::shared_ptr<grpc::Channel> new_channel() const;
 
   const std::string socket_;
@@ -109,6 +113,8 @@ class Subscriber {
   uint64_t stream_next_ = 0;    // its first live seq
   uint64_t restore_until_ = 0;  // the gate opens when this seq arrives
   StreamStats stats_;
+  // The current run's name, shared by its rows (subscriber thread only).
+  std::shared_ptr<const std::string> instance_;
 };
 
 }  // namespace vajra::bridge

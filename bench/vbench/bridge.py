@@ -11,11 +11,12 @@ import time
 from thrift.Thrift import TException
 
 from .common import ROOT, log
-from .procfs import proc_status_kb
+from .procfs import CpuMeter, proc_status_kb
 
 # Counters of vajra_status that the harness reports as deltas over a measurement window.
-COUNTERS = ("events_received", "lost_subscriber", "lost_kernel_ring", "lost_pipeline", "loss_events",
-            "process_evicted_max_rows", "file_evicted_max_rows", "socket_evicted_max_rows", "dns_evicted_max_rows")
+FAMILIES = ("process", "file", "socket", "dns")
+COUNTERS = ("events_received", "lost_subscriber", "lost_kernel_ring", "lost_pipeline", "loss_events") + tuple(
+    f"{f}_{c}" for f in FAMILIES for c in ("evicted_max_rows", "rows_built", "unreadable"))
 
 
 def _import_fake_core(build):
@@ -93,6 +94,22 @@ class Bridge:
         if int(st.get("cursor_seq") or 0) < target:
             log(f"WARNING vajra.ext still behind after {timeout:.0f} s (cursor {st.get('cursor_seq')}, vajrad {target})")
         return st, time.monotonic() - t0
+
+    def query(self, since_s):
+        """What osquery's scheduled queries read after a window: every event table's rows from `since_s`
+        on (`time >= since_s`), which the bridge builds from the events it holds on first read. Only
+        `seq` is asked for: the build is the bridge's cost whatever the columns, while a reply of every
+        column would measure this Python core's Thrift decoding. Returns the rows per table and the
+        bridge's CPU for the queries."""
+        st = self.status()
+        meter = CpuMeter([self.pid()])
+        cpu0 = meter.snapshot()
+        rows = {}
+        for family in FAMILIES:
+            table = st.get(f"{family}_table")
+            if table:
+                rows[family] = len(self.core.generate(table, [("time", ">=", int(since_s))], ["seq"]))
+        return {"rows": rows, "cpu_ms": CpuMeter.delta_us(cpu0, meter.snapshot())["us"] / 1e3}
 
     def stop(self):
         out = {}

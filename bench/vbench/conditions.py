@@ -207,16 +207,20 @@ class Vajra:
     def before(self):
         if self.bridge:
             self.bridge_start = Bridge.counters(self.bridge.status())
+            self.window_start_s = time.time()
         self.ask("begin")
 
     def drain(self, workload):
         drained = self.ask(f"end {self.args.drain_timeout}")
         if self.bridge:
             st, lag = self.bridge.drain(self.args.drain_timeout)
-            end = Bridge.counters(st)
+            # osquery's scheduled queries read what the bridge held of the window (after the workload,
+            # so in the bridge's CPU but not in the workload's wall time).
+            query = self.bridge.query(self.window_start_s - 1)
+            end = Bridge.counters(self.bridge.status())
             drained["bridge"] = {"delta": {k: end[k] - self.bridge_start.get(k, 0) for k in end},
-                                 "catch_up_s": lag, "rows": {f: int(st.get(f"{f}_rows") or 0)
-                                                             for f in ("process", "file", "socket", "dns")}}
+                                 "catch_up_s": lag, "query": query,
+                                 "rows": {f: int(st.get(f"{f}_rows") or 0) for f in ("process", "file", "socket", "dns")}}
         return drained
 
     def teardown(self):

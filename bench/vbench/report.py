@@ -284,17 +284,25 @@ def bridge_section(L, res):
     L.append("")
     L.append("## osquery bridge (vajra.ext under the fake osquery core)")
     L.append("")
-    L.append("| workload | events received | lost (read too slowly) | rows evicted (max_rows) | bridge CPU/event | "
-             "caught up after the workload |")
-    L.append("|---|---:|---:|---:|---:|---:|")
+    L.append("| workload | events received | lost (read too slowly) | rows evicted (max_rows) | rows queried (built) | "
+             "query CPU | bridge CPU/event | caught up after the workload |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     for w, b in rows.items():
         L.append(f"| {w} | {fmt(b['received'], '{:,.0f}')} | {b['lost_subscriber']:,} | {b['evicted_max_rows']:,} | "
+                 f"{fmt(b.get('rows_queried'), '{:,.0f}')} ({fmt(b.get('rows_built'), '{:,.0f}')}) | "
+                 f"{fmt(b.get('query_cpu_ms'), '{:.0f} ms')} | "
                  f"{fmt(b['cpu_us_per_event'], '{:.1f} µs')} | {fmt(b['catch_up_s'], '{:.2f} s')} |")
     L.append("")
     L.append("Medians over rounds, except lost and evicted (sums). The bridge runs as osqueryd runs it, as nobody, "
              "with the shipped retention (`bridge.max_rows` 50,000 per table): a storm of more events than that "
-             "evicts the oldest rows, as osquery's own event tables do. Its CPU is not in Vajra's CPU/event "
-             "above (vajrad only); the wall and machine-CPU columns include it."
+             "evicts the oldest rows, as osquery's own event tables do. After each workload the fake core queries "
+             "every event table for the window's rows (`time >=` its start, column `seq`), as a scheduled query "
+             "would: the bridge builds a row when a query first reads it, so rows evicted unread are never built. "
+             "Bridge CPU/event includes that query (query CPU) and is per event received. Its CPU is not in "
+             "Vajra's CPU/event above (vajrad only); the wall and machine-CPU columns include its receiving, not "
+             "the query, which runs after the workload."
+             + (f" Events that did not parse when read (`*_unreadable`): {sum(b.get('unreadable') or 0 for b in rows.values()):,}."
+                if any(b.get('unreadable') for b in rows.values()) else "")
              + (f" Bridge peak RSS (VmHWM): {res['bridge_rss_mb']:.1f} MiB." if res.get("bridge_rss_mb") else ""))
 
 

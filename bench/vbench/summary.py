@@ -124,6 +124,10 @@ def bridge_cell(pairs):
         "lost_subscriber": sum(b["delta"].get("lost_subscriber", 0) for _, b in runs),
         "evicted_max_rows": sum(v for _, b in runs for k, v in b["delta"].items() if k.endswith("_evicted_max_rows")),
         "cpu_ms": med([x.get("bridge_cpu", {}).get("us", 0) / 1e3 for x, _ in runs]),
+        "rows_built": med([sum(v for k, v in b["delta"].items() if k.endswith("_rows_built")) for _, b in runs]),
+        "rows_queried": med([sum((b.get("query") or {}).get("rows", {}).values()) for _, b in runs]),
+        "query_cpu_ms": med([(b.get("query") or {}).get("cpu_ms") for _, b in runs if b.get("query")]),
+        "unreadable": sum(v for _, b in runs for k, v in b["delta"].items() if k.endswith("_unreadable")),
         "cpu_us_per_event": med(per_event),
         "catch_up_s": med([b["catch_up_s"] for _, b in runs]),
     }

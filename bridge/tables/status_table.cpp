@@ -25,6 +25,7 @@ const std::vector<Column> kBridgeColumns = {
 // Per event table, prefixed with its family ("process_rows", ...).
 const std::vector<Column> kTableColumns = {
     {"table", T::kText},           {"rows", T::kBigInt},          {"bytes", T::kBigInt},
+    {"rows_built", T::kBigInt},    {"unreadable", T::kBigInt},
     {"evicted_expired", T::kBigInt}, {"evicted_max_rows", T::kBigInt}, {"rows_examined", T::kBigInt},
 };
 
@@ -122,15 +123,17 @@ Rows StatusTable::generate(const QueryContext& context) {
   if (s.connected_since_s != 0) row["connected_since"] = str(s.connected_since_s);
   uint64_t duplicates = s.duplicates;  // refused by the stream's cursor, plus by the stores
   for (const EventTable* table : tables_) {
-    const StoreCounters c = table->counters();
+    const TableCounters c = table->counters();
     const std::string prefix = table->family().name + "_";
     row[prefix + "table"] = table->name();
-    row[prefix + "rows"] = str(c.rows);
+    row[prefix + "rows"] = str(c.store.rows);
     row[prefix + "bytes"] = str(c.bytes);
-    row[prefix + "evicted_expired"] = str(c.evicted_expired);
-    row[prefix + "evicted_max_rows"] = str(c.evicted_max_rows);
-    row[prefix + "rows_examined"] = str(c.rows_examined);
-    duplicates += c.duplicates_dropped;
+    row[prefix + "rows_built"] = str(c.rows_built);
+    row[prefix + "unreadable"] = str(c.unreadable);
+    row[prefix + "evicted_expired"] = str(c.store.evicted_expired);
+    row[prefix + "evicted_max_rows"] = str(c.store.evicted_max_rows);
+    row[prefix + "rows_examined"] = str(c.store.rows_examined);
+    duplicates += c.store.duplicates_dropped;
   }
   row["duplicates_dropped"] = str(duplicates);
   add_daemon_status(context, row);

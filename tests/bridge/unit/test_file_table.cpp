@@ -43,7 +43,7 @@ struct FileTable {
                    [] { return kTimeNs / 1000000000ull; }};
   FileTable() { gate.open(); }
   Row only_row(const v1::Event& event) {
-    table.add(event, "run-1");
+    table.add(streamed_event_of(event), std::make_shared<const std::string>("run-1"));
     Rows rows = table.generate(QueryContext{});
     REQUIRE(rows.size() == 1);
     return rows.front();

@@ -40,7 +40,7 @@ struct NetTable {
     gate.open();
   }
   Row only_row(const v1::Event& event) {
-    table.add(event, "run-1");
+    table.add(streamed_event_of(event), std::make_shared<const std::string>("run-1"));
     Rows rows = table.generate(QueryContext{});
     REQUIRE(rows.size() == 1);
     return rows.front();

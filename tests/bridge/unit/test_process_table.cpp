@@ -49,6 +49,10 @@ struct Fixture {
                    [] { return kTimeNs / 1000000000ull; }};
   Fixture() { gate.open(); }
 
+  void add(const v1::Event& event, const char* instance) {
+    table.add(streamed_event_of(event), std::make_shared<const std::string>(instance));
+  }
+
   Row only_row() {
     Rows rows = table.generate(QueryContext{});
     REQUIRE(rows.size() == 1);
@@ -89,7 +93,7 @@ TEST_CASE("an exec row", "[bridge][process_table]") {
   event.mutable_exec()->set_exe_mode(0100755);
   event.mutable_exec()->set_exe_inode(77);
   event.mutable_exec()->set_argv_bytes(26);
-  f.table.add(event, "run-1");
+  f.add(event, "run-1");
   const Row row = f.only_row();
   CHECK(row.at("event") == "exec");
   CHECK(row.at("syscall") == "exec");
@@ -141,7 +145,7 @@ TEST_CASE("json_cmdline is the exact argv as a compact JSON array", "[bridge][pr
     v1::Event event = base_event(1, v1::EVENT_KIND_EXEC);
     event.mutable_process()->clear_argv();
     for (const std::string& arg : argv) event.mutable_process()->add_argv(arg);
-    f.table.add(event, "run-1");
+    f.add(event, "run-1");
     const std::string text = f.only_row().at("json_cmdline");
     INFO(text);
     CHECK(text == nlohmann::json(argv).dump());  // the compact text nlohmann::json writes
@@ -158,7 +162,7 @@ TEST_CASE("a failed exec row", "[bridge][process_table]") {
   failed->set_errno_value(2);
   failed->set_error("ENOENT");
   failed->set_syscall("execveat");
-  f.table.add(event, "run");
+  f.add(event, "run");
   const Row row = f.only_row();
   CHECK(row.at("event") == "exec_failed");
   CHECK(row.at("syscall") == "execveat");
@@ -182,7 +186,7 @@ TEST_CASE("fork and exit rows", "[bridge][process_table]") {
   v1::Event killed = base_event(3, v1::EVENT_KIND_EXIT);
   killed.mutable_exit()->set_signal(9);
   killed.mutable_exit()->set_core_dumped(true);
-  for (const auto* event : {&fork, &exited, &killed}) f.table.add(*event, "run");
+  for (const auto* event : {&fork, &exited, &killed}) f.add(*event, "run");
   const Rows rows = f.table.generate(QueryContext{});
   REQUIRE(rows.size() == 3);
   CHECK(rows[0].at("event") == "fork");
@@ -201,7 +205,7 @@ TEST_CASE("fork and exit rows", "[bridge][process_table]") {
 
 TEST_CASE("only the columns a query reads are built", "[bridge][process_table]") {
   Fixture f;
-  f.table.add(base_event(1, v1::EVENT_KIND_EXEC), "run");
+  f.add(base_event(1, v1::EVENT_KIND_EXEC), "run");
   QueryContext context;
   context.columns_used = std::set<std::string>{"pid", "cmdline"};
   const Rows rows = f.table.generate(context);
@@ -211,10 +215,96 @@ TEST_CASE("only the columns a query reads are built", "[bridge][process_table]")
 
 TEST_CASE("time and seq constraints reach the store", "[bridge][process_table]") {
   Fixture f;
-  for (uint64_t seq = 1; seq <= 3; ++seq) f.table.add(base_event(seq, v1::EVENT_KIND_EXEC), "run");
+  for (uint64_t seq = 1; seq <= 3; ++seq) f.add(base_event(seq, v1::EVENT_KIND_EXEC), "run");
   CHECK(f.table.generate(parse_context(R"({"constraints":[{"name":"seq","list":[{"op":32,"expr":"2"}]}]})")).size() == 2);
   CHECK(f.table.generate(parse_context(R"({"constraints":[{"name":"time","list":[{"op":4,"expr":"1700000123"}]}]})"))
             .empty());
   CHECK(f.table.generate(parse_context(R"({"constraints":[{"name":"time","list":[{"op":2,"expr":"1700000123"}]}]})"))
             .size() == 3);
+}
+
+TEST_CASE("rows are built when a query first reads them, each once", "[bridge][process_table]") {
+  RestoreGate gate;
+  gate.open();
+  const EventFamily family = process_family();
+  EventTable table{family, "bpf_process_events", StoreLimits{1u << 30, 3}, gate, [] { return kTimeNs / 1000000000ull; }};
+  const auto run = std::make_shared<const std::string>("run");
+  for (uint64_t seq = 1; seq <= 5; ++seq) table.add(streamed_event_of(base_event(seq, v1::EVENT_KIND_EXEC)), run);
+  TableCounters counters = table.counters();
+  CHECK(counters.store.rows == 3);
+  CHECK(counters.store.evicted_max_rows == 2);  // pushed out unread: never built
+  CHECK(counters.rows_built == 0);
+  const uint64_t held_unread = counters.bytes;
+  CHECK(held_unread >= 3 * streamed_event_of(base_event(1, v1::EVENT_KIND_EXEC)).bytes.size());  // process pooled
+
+  QueryContext seq_only;
+  seq_only.columns_used = std::set<std::string>{"seq"};
+  const Rows first = table.generate(seq_only);
+  CHECK(first == Rows{{{"seq", "3"}}, {{"seq", "4"}}, {{"seq", "5"}}});
+  counters = table.counters();
+  CHECK(counters.rows_built == 3);
+  CHECK(counters.bytes != held_unread);  // the rows now, not the events' bytes
+
+  // Another query, reading other columns, uses the rows built: every column was built.
+  const Rows again = table.generate(QueryContext{});
+  REQUIRE(again.size() == 3);
+  CHECK(again[0].at("path") == "/usr/bin/printf");
+  CHECK(again[2].at("daemon_instance") == "run");
+  CHECK(table.counters().rows_built == 3);
+
+  // An event arriving after the query is built by the next one.
+  table.add(streamed_event_of(base_event(6, v1::EVENT_KIND_EXEC)), run);
+  CHECK(table.generate(seq_only).back() == Row{{"seq", "6"}});
+  CHECK(table.counters().rows_built == 4);
+}
+
+TEST_CASE("an event whose nested fields do not parse is counted, and has no row", "[bridge][process_table]") {
+  Fixture f;
+  f.add(base_event(1, v1::EVENT_KIND_EXEC), "run");
+  // A well-formed top level (seq, time, kind) whose process field holds a truncated varint.
+  std::string bytes = base_event(2, v1::EVENT_KIND_EXEC).SerializePartialAsString();
+  bytes += std::string("\x2a\x01\x80", 3);  // field 5 (process), length 1: 0x80 starts a varint it never ends
+  StreamedEvent streamed;
+  REQUIRE(read_streamed_event(bytes, streamed));
+  CHECK(streamed.seq == 2);
+  f.table.add(std::move(streamed), std::make_shared<const std::string>("run"));
+  f.add(base_event(3, v1::EVENT_KIND_EXEC), "run");
+
+  const Rows rows = f.table.generate(QueryContext{});
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].at("seq") == "1");
+  CHECK(rows[1].at("seq") == "3");
+  const TableCounters counters = f.table.counters();
+  CHECK(counters.unreadable == 1);
+  CHECK(counters.rows_built == 2);
+}
+
+TEST_CASE("the events of one process hold one copy of its process field until their rows are built",
+          "[bridge][process_table]") {
+  Fixture f;
+  v1::Event event = base_event(1, v1::EVENT_KIND_EXEC);
+  event.mutable_process()->add_argv(std::string(2000, 'a'));  // most of the event
+  for (uint64_t seq = 1; seq <= 100; ++seq) {
+    event.set_seq(seq);
+    f.add(event, "run");
+  }
+  // 100 events of over 2 KB each, held in one copy of the process and 100 of the rest.
+  CHECK(event.ByteSizeLong() > 2000);
+  const uint64_t held = f.table.counters().bytes;
+  CHECK(held > 2000);
+  CHECK(held < 2500 + 100 * 200);
+
+  // An event of another process in between does not end the sharing.
+  v1::Event other = base_event(101, v1::EVENT_KIND_EXEC);
+  other.mutable_process()->set_pid(77);
+  f.add(other, "run");
+  event.set_seq(102);
+  f.add(event, "run");
+  CHECK(f.table.counters().bytes < held + 2 * 1000);
+  const Rows rows = f.table.generate(QueryContext{});
+  REQUIRE(rows.size() == 102);
+  CHECK(rows[99].at("seq") == "100");
+  CHECK(rows[99].at("cmdline").size() > 2000);
+  CHECK(rows[100].at("pid") == "77");
+  CHECK(rows[101].at("cmdline") == rows[99].at("cmdline"));
 }

@@ -10,14 +10,17 @@ using namespace vajra::bridge;
 
 namespace {
 
-std::shared_ptr<const PackedRow> row_of(uint64_t seq, uint64_t time) {
-  return std::make_shared<const PackedRow>(
-      std::vector<std::optional<std::string>>{std::to_string(seq), std::to_string(time)}, nullptr);
+std::atomic<uint64_t> held_bytes{0};
+
+// The store keeps events as they came; here an event's bytes are its seq, in text.
+std::shared_ptr<StoredEvent> row_of(uint64_t seq) {
+  return std::make_shared<StoredEvent>(std::to_string(seq), nullptr, std::make_shared<const std::string>("run"),
+                                       held_bytes);
 }
 
-uint64_t seq_of(const std::shared_ptr<const PackedRow>& row) { return std::stoull(std::string(*row->get(0))); }
+uint64_t seq_of(const std::shared_ptr<StoredEvent>& row) { return std::stoull(row->event_bytes()); }
 
-std::vector<uint64_t> seqs(const std::vector<std::shared_ptr<const PackedRow>>& rows) {
+std::vector<uint64_t> seqs(const std::vector<std::shared_ptr<StoredEvent>>& rows) {
   std::vector<uint64_t> out;
   for (const auto& row : rows) out.push_back(seq_of(row));
   return out;
@@ -77,7 +80,7 @@ TEST_CASE("time lookups match a full scan and skip what is out of range, whateve
     // Nearly increasing times with jitter of a few seconds, as hash waits and CPUs cause.
     const uint64_t time = kNow - 3000 + seq + (random() % 5);
     all.emplace_back(seq, time);
-    store.insert("run", seq, time, row_of(seq, time), kNow);
+    store.insert("run", seq, time, row_of(seq), kNow);
   }
   for (int trial = 0; trial < 200; ++trial) {
     const uint64_t lo = kNow - 3000 + random() % 2100;
@@ -95,8 +98,8 @@ TEST_CASE("time lookups match a full scan and skip what is out of range, whateve
 
 TEST_CASE("seq lookups are per daemon run, since seq restarts with vajrad", "[bridge][store]") {
   EventStore store(StoreLimits{3600, 100000});
-  for (uint64_t seq = 1; seq <= 100; ++seq) store.insert("first", seq, kNow - 100, row_of(seq, kNow - 100), kNow);
-  for (uint64_t seq = 1; seq <= 50; ++seq) store.insert("second", seq, kNow - 50, row_of(1000 + seq, kNow - 50), kNow);
+  for (uint64_t seq = 1; seq <= 100; ++seq) store.insert("first", seq, kNow - 100, row_of(seq), kNow);
+  for (uint64_t seq = 1; seq <= 50; ++seq) store.insert("second", seq, kNow - 50, row_of(1000 + seq), kNow);
   const auto got = seqs(store.select(Range{}, Range{95, 97}, kNow));
   CHECK(got == std::vector<uint64_t>{95, 96, 97});
   const auto both = seqs(store.select(Range{}, Range{48, 52}, kNow));
@@ -108,18 +111,18 @@ TEST_CASE("seq lookups are per daemon run, since seq restarts with vajrad", "[br
 
 TEST_CASE("a seq already held for the same run is a duplicate and is dropped", "[bridge][store]") {
   EventStore store(StoreLimits{3600, 100000});
-  store.insert("run", 1, kNow, row_of(1, kNow), kNow);
-  store.insert("run", 2, kNow, row_of(2, kNow), kNow);
-  store.insert("run", 2, kNow, row_of(2, kNow), kNow);
-  store.insert("run", 1, kNow, row_of(1, kNow), kNow);
-  store.insert("other", 1, kNow, row_of(11, kNow), kNow);
+  store.insert("run", 1, kNow, row_of(1), kNow);
+  store.insert("run", 2, kNow, row_of(2), kNow);
+  store.insert("run", 2, kNow, row_of(2), kNow);
+  store.insert("run", 1, kNow, row_of(1), kNow);
+  store.insert("other", 1, kNow, row_of(11), kNow);
   CHECK(store.counters().rows == 3);
   CHECK(store.counters().duplicates_dropped == 2);
 }
 
 TEST_CASE("max_rows evicts the oldest rows and counts them", "[bridge][store]") {
   EventStore store(StoreLimits{3600, 10});
-  for (uint64_t seq = 1; seq <= 25; ++seq) store.insert("run", seq, kNow, row_of(seq, kNow), kNow);
+  for (uint64_t seq = 1; seq <= 25; ++seq) store.insert("run", seq, kNow, row_of(seq), kNow);
   const StoreCounters counters = store.counters();
   CHECK(counters.rows == 10);
   CHECK(counters.evicted_max_rows == 15);
@@ -130,9 +133,9 @@ TEST_CASE("max_rows evicts the oldest rows and counts them", "[bridge][store]") 
 
 TEST_CASE("rows older than the retention window expire, even between inserts", "[bridge][store]") {
   EventStore store(StoreLimits{100, 1000});
-  store.insert("run", 1, kNow - 150, row_of(1, kNow - 150), kNow);  // arrived already too old
-  store.insert("run", 2, kNow - 90, row_of(2, kNow - 90), kNow);
-  store.insert("run", 3, kNow - 10, row_of(3, kNow - 10), kNow);
+  store.insert("run", 1, kNow - 150, row_of(1), kNow);  // arrived already too old
+  store.insert("run", 2, kNow - 90, row_of(2), kNow);
+  store.insert("run", 3, kNow - 10, row_of(3), kNow);
   CHECK(store.counters().evicted_expired == 1);
   CHECK(seqs(store.select(Range{}, Range{}, kNow)) == std::vector<uint64_t>{2, 3});
   CHECK(seqs(store.select(Range{}, Range{}, kNow + 20)) == std::vector<uint64_t>{3});
@@ -143,7 +146,7 @@ TEST_CASE("rows older than the retention window expire, even between inserts", "
 
 TEST_CASE("empty ranges return nothing without scanning", "[bridge][store]") {
   EventStore store(StoreLimits{3600, 1000});
-  for (uint64_t seq = 1; seq <= 100; ++seq) store.insert("run", seq, kNow - 100 + seq, row_of(seq, kNow), kNow);
+  for (uint64_t seq = 1; seq <= 100; ++seq) store.insert("run", seq, kNow - 100 + seq, row_of(seq), kNow);
   CHECK(store.select(Range{1, 0}, Range{}, kNow).empty());
   CHECK(store.select(Range{kNow + 1, UINT64_MAX}, Range{}, kNow).empty());
   CHECK(store.counters().rows_examined == 0);
