@@ -5,11 +5,19 @@
 
 #include <spdlog/spdlog.h>
 
+#include "free_memory.h"
+
 namespace vajra::bridge {
 namespace {
 
 // How long a query waits for the start-up restore before answering with what the store holds.
 constexpr std::chrono::seconds kRestoreWait{10};
+
+// A row is allocated as its event's bytes are freed, in other size classes, so the freed pages are
+// not reused: a query that builds many rows hands them back every so often, or the bridge's RSS would
+// hold both for the allocator's decay time (10 s). Measured before events of one process shared their
+// process field, when the bytes were most of the memory: RSS after the mixed storm's query 199 → 154 MB.
+constexpr uint64_t kReleaseEveryRows = 8192;
 
 }  // namespace
 
@@ -70,6 +78,7 @@ TableCounters EventTable::counters() const {
 
 void EventTable::build_rows(const std::vector<std::shared_ptr<StoredEvent>>& stored) {
   std::vector<std::optional<std::string>> values;
+  uint64_t built = 0;
   for (const std::shared_ptr<StoredEvent>& event : stored) {
     if (event->built()) continue;
     if (!parse_streamed_event(event->event_bytes(), event->process_bytes(), parsed_)) {
@@ -86,7 +95,9 @@ void EventTable::build_rows(const std::vector<std::shared_ptr<StoredEvent>>& sto
     for (const EventColumn& column : family_.columns) values.push_back(column.value(source));
     event->set_row(std::make_shared<const PackedRow>(std::move(values), &interner_));
     rows_built_.fetch_add(1, std::memory_order_relaxed);
+    if (++built % kReleaseEveryRows == 0) release_free_memory();
   }
+  if (built >= kReleaseEveryRows / 8) release_free_memory();
 }
 
 namespace {

@@ -29,9 +29,10 @@ constexpr uint32_t kEventsTag = tag_of(v1::EventBatch::kEventsFieldNumber, kLeng
 bool read_streamed_event(std::string bytes, StreamedEvent& out) {
   CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size()));
   out = StreamedEvent{};
-  // Where the process field lies; split off only when it occurs once, as vajrad writes it (a
-  // repeated occurrence merges, in wire order, which parsing the parts apart would not keep).
-  int process_begin = -1, process_end = -1, process_fields = 0;
+  // Where the process field lies. vajrad writes it in two parts (the event's own fields, then the
+  // process image and ancestry it caches already serialized, daemon/enrich.h), which parsing merges;
+  // the parts are kept together, in wire order, so that they merge the same way.
+  std::vector<std::pair<size_t, size_t>> process_parts;  // [begin, end)
   for (;;) {
     const int at = in.CurrentPosition();
     const uint32_t tag = in.ReadTag();
@@ -50,22 +51,25 @@ bool read_streamed_event(std::string bytes, StreamedEvent& out) {
         break;
       default:
         if (!WireFormatLite::SkipField(&in, tag)) return false;
-        if (tag == kProcessTag) {
-          ++process_fields;
-          process_begin = at;
-          process_end = in.CurrentPosition();
-        }
+        if (tag == kProcessTag) process_parts.emplace_back(static_cast<size_t>(at), static_cast<size_t>(in.CurrentPosition()));
     }
   }
   if (!in.ConsumedEntireMessage()) return false;
-  if (process_fields == 1) {
-    const auto begin = static_cast<size_t>(process_begin), size = static_cast<size_t>(process_end - process_begin);
-    out.process = bytes.substr(begin, size);
-    out.bytes.reserve(bytes.size() - size);  // held until a query reads the event: no slack
-    out.bytes.append(bytes, 0, begin).append(bytes, begin + size);
-  } else {
+  if (process_parts.empty()) {
     out.bytes = std::move(bytes);
+    return true;
   }
+  size_t process_size = 0;
+  for (const auto& [begin, end] : process_parts) process_size += end - begin;
+  out.process.reserve(process_size);
+  out.bytes.reserve(bytes.size() - process_size);  // held until a query reads the event: no slack
+  size_t copied = 0;
+  for (const auto& [begin, end] : process_parts) {
+    out.bytes.append(bytes, copied, begin - copied);
+    out.process.append(bytes, begin, end - begin);
+    copied = end;
+  }
+  out.bytes.append(bytes, copied);
   return true;
 }
 

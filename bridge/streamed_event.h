@@ -20,7 +20,7 @@ struct StreamedEvent {
   uint64_t time_ns = 0;
   v1::EventKind kind = v1::EVENT_KIND_UNSPECIFIED;
   std::string bytes;    // the serialized v1::Event without its process field
-  std::string process;  // that field as on the wire (tag, length, Process); empty when there is none
+  std::string process;  // that field as on the wire (tag, length, Process; each part, in order); empty when none
 };
 
 // An event from its bytes, reading seq, time_ns and kind; false when the bytes are not a well-formed
