@@ -15,8 +15,9 @@ namespace vajra::bridge {
 
 class StoredEvent {
  public:
-  // The event's bytes and its pooled process field (see streamed_event.h; null when it has none).
-  // `held_bytes` (the table's) counts what this holds, pooled values aside, until it is destroyed.
+  // The event's bytes and its process field, shared with the events of the same process (see
+  // streamed_event.h; null when it has none). `held_bytes` (the table's) counts the bytes and the row
+  // this holds (the shared process field is counted once, by the table), until it is destroyed.
   StoredEvent(std::string event_bytes, std::shared_ptr<const std::string> process,
               std::shared_ptr<const std::string> instance, std::atomic<uint64_t>& held_bytes);
   ~StoredEvent();

@@ -10,8 +10,8 @@
 namespace vajra {
 
 // Each batch is parsed into the arena and dropped whole. A reused message would free and allocate
-// every event's nested messages and strings one by one on each read (in the bridge, those frees and
-// allocations were about a quarter of its samples). The arena keeps its first block across batches;
+// every event's nested messages and strings one by one on each read (in the bridge, when it still
+// parsed every batch, those frees and allocations were about a quarter of its samples). The arena keeps its first block across batches;
 // a batch is at most about 1 MiB on the wire and a few times that parsed.
 class BatchArena {
  public:
