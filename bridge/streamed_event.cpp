@@ -51,7 +51,9 @@ bool read_streamed_event(std::string bytes, StreamedEvent& out) {
         break;
       default:
         if (!WireFormatLite::SkipField(&in, tag)) return false;
-        if (tag == kProcessTag) process_parts.emplace_back(static_cast<size_t>(at), static_cast<size_t>(in.CurrentPosition()));
+        if (tag == kProcessTag) {
+          process_parts.emplace_back(static_cast<size_t>(at), static_cast<size_t>(in.CurrentPosition()));
+        }
     }
   }
   if (!in.ConsumedEntireMessage()) return false;

@@ -239,7 +239,9 @@ void Subscriber::on_event(StreamedEvent&& streamed, const Cursor& resume, bool* 
   }
   // Markers are few: parsed whole here.
   v1::Event event;
-  if (!parse_streamed_event(streamed.bytes, &streamed.process, event)) throw std::runtime_error("vajrad sent a malformed StreamStart or Loss");
+  if (!parse_streamed_event(streamed.bytes, &streamed.process, event)) {
+    throw std::runtime_error("vajrad sent a malformed StreamStart or Loss");
+  }
   if (event.kind() == v1::EVENT_KIND_STREAM_START) {
     *started = true;
     on_stream_start(event.stream_start(), resume);

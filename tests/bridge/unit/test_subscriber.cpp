@@ -143,6 +143,13 @@ struct Bridge {
     return false;
   }
 
+  // The one Subscribe or SubscribeBatches call the fake served: its method and request.
+  std::pair<std::string, v1::SubscribeRequest> only_call() {
+    const auto calls = fake.calls();
+    REQUIRE(calls.size() == 1);
+    return calls[0];
+  }
+
   Rows rows(const std::string& table) { return tables->by_name().at(table)->generate(QueryContext{}); }
 
   // What every serving mode delivers.
@@ -175,25 +182,24 @@ struct Bridge {
 TEST_CASE("the bridge keeps what vajrad's batches carry, each event in its family's table", "[bridge][subscriber]") {
   Bridge bridge(Serves::kBatches);
   bridge.check_delivered();
-  const auto calls = bridge.fake.calls();
-  REQUIRE(calls.size() == 1);
-  CHECK(calls[0].first == "SubscribeBatches");
-  CHECK(calls[0].second.resume().daemon_instance() == "fake-run");
-  CHECK(calls[0].second.resume().seq() == 0);
-  CHECK(calls[0].second.max_batch_delay_ms() == 250);
+  const auto [method, request] = bridge.only_call();
+  CHECK(method == "SubscribeBatches");
+  CHECK(request.resume().daemon_instance() == "fake-run");
+  CHECK(request.resume().seq() == 0);
+  CHECK(request.max_batch_delay_ms() == 250);
 }
 
 TEST_CASE("a vajrad without SubscribeBatches is read event by event", "[bridge][subscriber]") {
   Bridge bridge(Serves::kEventByEvent);
   bridge.check_delivered();
-  const auto calls = bridge.fake.calls();
-  REQUIRE(calls.size() == 1);
-  CHECK(calls[0].first == "Subscribe");
-  CHECK(calls[0].second.resume().daemon_instance() == "fake-run");
-  CHECK(calls[0].second.max_batch_delay_ms() == 0);  // Subscribe never holds events
+  const auto [method, request] = bridge.only_call();
+  CHECK(method == "Subscribe");
+  CHECK(request.resume().daemon_instance() == "fake-run");
+  CHECK(request.max_batch_delay_ms() == 0);  // Subscribe never holds events
 }
 
-TEST_CASE("a StreamStart that does not parse ends the stream, and the bridge subscribes again", "[bridge][subscriber]") {
+TEST_CASE("a StreamStart that does not parse ends the stream, and the bridge subscribes again",
+          "[bridge][subscriber]") {
   Bridge bridge(Serves::kBadStreamStart);
   REQUIRE(bridge.wait_until([&](const StreamStats&) { return bridge.fake.calls().size() >= 2; }));
   const StreamStats stats = bridge.tables->subscriber().stats();
